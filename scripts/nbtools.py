@@ -1,0 +1,47 @@
+"""Write a chapter notebook from a list of cells (used to author the chapters).
+
+    from scripts.nbtools import md, code, setup, write
+    write("notebooks/xx.ipynb", [md("# Title ..."), setup(), code("import utils"), ...])
+
+Cells are plain strings; ``setup()`` is the shared setup cell (tagged ``setup``), and
+``code(src, tags=[...])`` accepts cell tags such as ``hide-input``.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from utils.skeleton import setup_cell_source  # noqa: E402
+
+
+def md(text: str):
+    return nbformat.v4.new_markdown_cell(text.strip("\n"))
+
+
+def code(text: str, tags=None):
+    cell = nbformat.v4.new_code_cell(text.strip("\n"))
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def setup():
+    return code(setup_cell_source(), tags=["setup", "hide-input"])
+
+
+def write(path, cells) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = list(cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["colab"] = {"provenance": []}
+    for i, cell in enumerate(nb.cells):  # stable ids keep diffs small
+        cell["id"] = f"c{i:03d}"
+    path = ROOT / path
+    nbformat.write(nb, path)
+    return path

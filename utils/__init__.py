@@ -1,0 +1,23 @@
+"""Helper library of the course book *Deep Learning for Biomedical Imaging*.
+
+Every chapter starts with::
+
+    import utils
+    utils.setup()          # TF flags, seeds, plot style, environment report
+
+and then uses the data layer (``utils.data``, ``utils.datasets``), the duplicate audit
+(``utils.dedup``), leakage-free splits (``utils.splits``) and plotting helpers (``utils.plots``).
+Heavy libraries (TensorFlow) are imported lazily, by the modules that need them.
+"""
+from __future__ import annotations
+
+from . import config, data, datasets, dedup, plots, splits
+from .config import by_mode, environment_report, is_quick, mode, seed_everything, setup
+from .data import DataError, ImageDecodeError, IntegrityError, MissingDataError, read_image
+
+__all__ = [
+    "config", "data", "datasets", "dedup", "plots", "splits",
+    "by_mode", "environment_report", "is_quick", "mode", "seed_everything", "setup",
+    "DataError", "ImageDecodeError", "IntegrityError", "MissingDataError", "read_image",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Exercise checks, one module per chapter (see :mod:`utils.exercises`)."""

@@ -1,0 +1,317 @@
+"""The book's data layer: pinned manifests, sha256-verified files, robust image decoding.
+
+Every file the book uses is listed in a committed manifest (``utils/manifests/<dataset>.csv``)
+with its sha256, size, licence, provenance and a pinned download URL (a raw file of a public
+GitHub repository at a fixed commit).  :func:`fetch` finds each file in this order:
+
+1. a local mirror folder named by ``DLBI_DATA_MIRROR`` (``<mirror>/<dataset>/<file>``);
+2. the user cache (``DLBI_CACHE``, default ``~/.cache/dlbi/data``);
+3. a download from the pinned URL (to a temporary file, renamed only once verified).
+
+A file is used only after its sha256 matched the manifest.  Problems raise a :class:`DataError`
+subclass whose message names the file and says how to fix it; nothing is skipped silently.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+DATASETS = ("brain_mri", "brain_mri_masks", "chest_xray")
+MIRROR_ENV = "DLBI_DATA_MIRROR"
+CACHE_ENV = "DLBI_CACHE"
+OFFLINE_ENV = "DLBI_OFFLINE"
+URL_ENV = "DLBI_DATA_URL"
+RAW_PREFIX = "https://raw.githubusercontent.com"
+RAW_URL = RAW_PREFIX + "/{repo}/{commit}/{path}"
+MANIFEST_DIR = Path(__file__).resolve().parent / "manifests"
+CHUNK = 1 << 16
+
+
+class DataError(RuntimeError):
+    """Base class of every data problem the book reports."""
+
+
+class IntegrityError(DataError):
+    """A file's bytes do not match the manifest's sha256."""
+
+
+class MissingDataError(DataError):
+    """A file is neither in the mirror nor the cache and cannot be downloaded."""
+
+
+class ImageDecodeError(DataError):
+    """A file cannot be decoded as an image (truncated, corrupted or not an image)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Manifests and locations
+# --------------------------------------------------------------------------------------------
+def _check_dataset(dataset: str) -> None:
+    if dataset not in DATASETS:
+        raise DataError(f"unknown data set {dataset!r}; the book's data sets are {DATASETS}")
+
+
+@lru_cache(maxsize=None)
+def _manifest_cached(dataset: str):
+    import pandas as pd
+
+    df = pd.read_csv(MANIFEST_DIR / f"{dataset}.csv", dtype=str, keep_default_na=False)
+    df["bytes"] = df["bytes"].astype(int)
+    return df
+
+
+def manifest(dataset: str):
+    """The committed manifest of ``dataset`` as a DataFrame (one row per file)."""
+    _check_dataset(dataset)
+    return _manifest_cached(dataset).copy()
+
+
+def cache_dir() -> Path:
+    """Folder for downloaded data and converted weights (``DLBI_CACHE`` or ``~/.cache/dlbi``)."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "dlbi").expanduser()
+
+
+def mirror_dir() -> Path | None:
+    """The local mirror named by ``DLBI_DATA_MIRROR``, validated, or None when unset."""
+    value = os.environ.get(MIRROR_ENV, "").strip()
+    if not value:
+        return None
+    path = Path(value).expanduser().resolve()
+    if not path.is_dir():
+        raise DataError(
+            f"{MIRROR_ENV}={value!r} is not a folder (relative paths are read from the current "
+            f"folder, {Path.cwd()}; an absolute path is safer). Point it at the folder that holds "
+            f"{', '.join(DATASETS)} (for example the repository's ../shared/data), or unset it "
+            "to download the data."
+        )
+    if not any((path / d).is_dir() for d in DATASETS):
+        content = sorted(p.name for p in path.iterdir())[:8]
+        raise DataError(
+            f"{MIRROR_ENV}={value!r} holds none of the data set folders {DATASETS} "
+            f"(it contains {content or 'nothing'}). Point it at the folder that holds them."
+        )
+    return path
+
+
+def describe_source() -> str:
+    """Where data comes from in this session (for the environment report)."""
+    try:
+        mirror = mirror_dir()
+    except DataError as err:
+        return f"misconfigured mirror: {err}"
+    if mirror:
+        return f"mirror {mirror} (verified by sha256)"
+    return f"cache {cache_dir() / 'data'}, downloads from pinned GitHub commits"
+
+
+def _download_url(url: str) -> str:
+    base = os.environ.get(URL_ENV, "").strip().rstrip("/")
+    if base and url.startswith(RAW_PREFIX):
+        return base + url[len(RAW_PREFIX):]
+    return url
+
+
+# --------------------------------------------------------------------------------------------
+# Verification and download
+# --------------------------------------------------------------------------------------------
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(path: Path, sha256: str, label: str = "", where: str = "") -> Path:
+    """Raise :class:`IntegrityError` unless ``path`` has the expected sha256."""
+    actual = sha256_file(path)
+    if actual != sha256:
+        raise IntegrityError(
+            f"{label or path.name}: sha256 mismatch for {path}{where}.\n"
+            f"  expected {sha256}\n  actual   {actual}\n"
+            "The copy is corrupted or was modified. Restore the original file (or delete it and "
+            f"let the loader download a verified copy: unset {MIRROR_ENV} or remove the file)."
+        )
+    return path
+
+
+def download(url: str, dest: Path, sha256: str, size: int | None = None,
+             progress: bool = True, timeout: float = 60.0) -> Path:
+    """Download ``url`` to ``dest`` atomically: temp file, verify sha256, then rename.
+
+    On any failure (network error, interrupted transfer, wrong bytes) the temporary file is
+    removed and nothing is left at ``dest``.
+    """
+    from tqdm.auto import tqdm
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    digest = hashlib.sha256()
+    received = 0
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            total = int(resp.headers.get("Content-Length") or size or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, leave=False,
+                      disable=not progress, file=sys.stdout) as bar:
+                while True:
+                    block = resp.read(CHUNK)
+                    if not block:
+                        break
+                    out.write(block)
+                    digest.update(block)
+                    received += len(block)
+                    bar.update(len(block))
+        if size is not None and received != size:
+            raise IntegrityError(
+                f"{dest.name}: download from {url} was interrupted or truncated: "
+                f"received {received} bytes, expected {size}. Nothing was saved; run again."
+            )
+        actual = digest.hexdigest()
+        if actual != sha256:
+            raise IntegrityError(
+                f"{dest.name}: downloaded bytes from {url} do not match the manifest.\n"
+                f"  expected {sha256}\n  actual   {actual}\n"
+                "Nothing was saved. The source may have changed; report it, or use a mirror "
+                f"({MIRROR_ENV})."
+            )
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def locate(dataset: str, row, progress: bool = True) -> Path:
+    """Path of one verified file (``row`` is a manifest row): mirror, then cache, then download."""
+    file, sha = row["file"], row["sha256"]
+    label = f"{dataset}/{file}"
+    mirror = mirror_dir()
+    if mirror is not None:
+        candidate = mirror / dataset / file
+        if candidate.is_file():
+            return verify(candidate, sha, label, f" (mirror {MIRROR_ENV}={mirror})")
+    cached = cache_dir() / "data" / dataset / file
+    if cached.is_file():
+        try:
+            return verify(cached, sha, label)
+        except IntegrityError:
+            print(f"{label}: cached copy is corrupted; downloading it again", file=sys.stderr)
+            cached.unlink()
+    where = f"the mirror {mirror} and " if mirror else ""
+    if os.environ.get(OFFLINE_ENV, "") not in ("", "0") or not row.get("url"):
+        raise MissingDataError(
+            f"{label} is missing: not in {where}the cache {cached.parent}, and downloading is "
+            f"off ({OFFLINE_ENV} set or no URL). Point {MIRROR_ENV} at a folder holding "
+            f"{dataset}/{file} (e.g. export {MIRROR_ENV}=../shared/data)."
+        )
+    url = _download_url(row["url"])
+    try:
+        return download(url, cached, sha, int(row["bytes"]), progress=progress)
+    except (urllib.error.URLError, OSError, TimeoutError) as err:
+        if isinstance(err, IntegrityError):
+            raise
+        raise MissingDataError(
+            f"{label} is missing: not in {where}the cache {cached.parent}, and the download from "
+            f"{url} failed ({err}). Connect to the internet, or point {MIRROR_ENV} at a folder "
+            f"holding {dataset}/{file} (e.g. export {MIRROR_ENV}=../shared/data)."
+        ) from err
+
+
+def fetch(dataset: str, files=None, progress: bool = True):
+    """Verified local paths for a data set (or the listed ``files`` of it).
+
+    Returns the manifest rows as a DataFrame with an added ``path`` column.
+    """
+    from tqdm.auto import tqdm
+
+    df = manifest(dataset)
+    if files is not None:
+        wanted = list(files)
+        unknown = sorted(set(wanted) - set(df["file"]))
+        if unknown:
+            raise DataError(f"{dataset}: not in the manifest: {unknown[:5]}")
+        df = df.set_index("file").loc[wanted].reset_index()
+    rows = df.to_dict("records")
+    show = progress and len(rows) > 1 and mirror_dir() is None
+    paths = [locate(dataset, r, progress=progress)
+             for r in tqdm(rows, desc=f"{dataset}", unit="file", disable=not show, file=sys.stdout)]
+    df["path"] = [str(p) for p in paths]
+    return df
+
+
+# --------------------------------------------------------------------------------------------
+# Image decoding
+# --------------------------------------------------------------------------------------------
+def _to_mode(im, mode: str):
+    from PIL import Image
+
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        if im.mode.startswith("I;16"):
+            top = 65535.0  # 16-bit: map the full range linearly onto 0..255
+        else:  # 32-bit integer or float images: 8-bit values stay, larger ranges are scaled
+            top = max(float(arr.max(initial=0)), 255.0)
+        im = Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        im = Image.alpha_composite(background, rgba).convert("RGB")
+    if im.mode not in ("L", "RGB"):
+        im = im.convert("RGB")
+    return im.convert(mode) if im.mode != mode else im
+
+
+def read_image(path, mode: str = "L", size: int | tuple[int, int] | None = None,
+               resample: str = "bilinear") -> np.ndarray:
+    """Decode an image file to a uint8 array (H, W) for ``mode="L"`` or (H, W, 3) for ``"RGB"``.
+
+    The format is read from the file's content, not its name (PNG saved as ``.jpg`` is fine);
+    palette, RGBA (composited on black), 16-bit and grayscale images are converted; EXIF
+    orientation is applied.  ``size`` resizes to ``(size, size)`` or ``(width, height)``;
+    use ``resample="nearest"`` for masks.  A truncated or undecodable file raises
+    :class:`ImageDecodeError` naming it.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if mode not in ("L", "RGB"):
+        raise ValueError(f"mode must be 'L' or 'RGB', not {mode!r}")
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            im = _to_mode(im, mode)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        if isinstance(err, FileNotFoundError):
+            raise MissingDataError(f"{path}: no such file") from err
+        raise ImageDecodeError(
+            f"{path}: cannot decode this image ({err}). The file is truncated, corrupted or not "
+            "an image; delete it so that the loader fetches a verified copy."
+        ) from err
+    if size is not None:
+        wh = (size, size) if isinstance(size, int) else tuple(size)
+        method = {"bilinear": Image.BILINEAR, "nearest": Image.NEAREST,
+                  "bicubic": Image.BICUBIC, "area": Image.BOX}[resample]
+        im = im.resize(wh, method)
+    return np.asarray(im, dtype=np.uint8)
+
+
+def image_info(path) -> dict:
+    """Real format, mode and size of an image file (the name's extension may lie)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return {"format": im.format, "mode": im.mode, "width": im.width, "height": im.height,
+                "extension": Path(path).suffix.lower()}

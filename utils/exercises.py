@@ -1,0 +1,88 @@
+"""Self-checks for the exercises: a student calls a check with an answer and is told why.
+
+Each chapter's checks live in ``utils/checks/<chapter>.py`` and return a :class:`Feedback`::
+
+    from utils.checks import convolution as ex
+    ex.check_output_size(my_answer)      # prints "Correct ..." or "Not yet: <hint>"
+
+A check never raises on a wrong or empty answer: it explains.  Tests call the same functions
+with a right answer (``ok`` is True) and a typical wrong one (``ok`` is False, with a hint).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Feedback:
+    """The verdict of one check: ``ok`` and a message that says why."""
+
+    ok: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def _repr_markdown_(self) -> str:
+        return ("**Correct.** " if self.ok else "**Not yet.** ") + self.message
+
+    def __repr__(self) -> str:
+        return ("Correct. " if self.ok else "Not yet. ") + self.message
+
+
+def correct(message: str = "") -> Feedback:
+    return Feedback(True, message or "Well done.")
+
+
+def wrong(hint: str) -> Feedback:
+    return Feedback(False, hint)
+
+
+def is_unanswered(answer) -> bool:
+    """True for the placeholders a student version leaves: None, ..., empty strings/arrays."""
+    if answer is None or answer is Ellipsis:
+        return True
+    if isinstance(answer, str) and not answer.strip():
+        return True
+    try:
+        return np.size(answer) == 0
+    except Exception:  # pragma: no cover - exotic objects
+        return False
+
+
+def unanswered(what: str = "an answer") -> Feedback:
+    return Feedback(False, f"No answer yet: replace the `...` placeholder with {what}.")
+
+
+def check_number(answer, expected: float, *, rtol: float = 1e-6, atol: float = 1e-9,
+                 hints: dict | None = None, what: str = "a number") -> Feedback:
+    """Compare a numeric answer; ``hints`` maps typical wrong values to explanations."""
+    if is_unanswered(answer):
+        return unanswered(what)
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        return wrong(f"expected {what}, got {type(answer).__name__} {answer!r}.")
+    if np.isclose(value, expected, rtol=rtol, atol=atol):
+        return correct()
+    for bad, hint in (hints or {}).items():
+        if np.isclose(value, bad, rtol=rtol, atol=atol):
+            return wrong(hint)
+    return wrong(f"{value:g} is not right; re-check your computation.")
+
+
+def check_array(answer, expected, *, rtol: float = 1e-5, atol: float = 1e-6,
+                what: str = "an array") -> Feedback:
+    """Compare an array answer: shape first, then values."""
+    if is_unanswered(answer):
+        return unanswered(what)
+    a, e = np.asarray(answer, dtype=float), np.asarray(expected, dtype=float)
+    if a.shape != e.shape:
+        return wrong(f"your array has shape {a.shape}, the answer has shape {e.shape}.")
+    if not np.allclose(a, e, rtol=rtol, atol=atol):
+        worst = np.unravel_index(np.argmax(np.abs(a - e)), a.shape)
+        return wrong(f"the shape is right but values differ, e.g. at index {tuple(int(i) for i in worst)}: "
+                     f"{a[worst]:g} instead of {e[worst]:g}.")
+    return correct()

@@ -1,0 +1,83 @@
+"""Plotting helpers shared by the chapters (matplotlib + seaborn)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def set_style() -> None:
+    """Book-wide plot defaults: readable fonts, no top/right spines, compact figures."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update({
+        "figure.figsize": (7, 4), "figure.dpi": 100, "savefig.dpi": 100,
+        "axes.spines.top": False, "axes.spines.right": False,
+        "axes.titlesize": 11, "axes.labelsize": 10, "image.cmap": "gray",
+    })
+
+
+def image_grid(images, titles=None, ncols: int = 6, size: float = 2.0, suptitle: str | None = None,
+               cmap: str = "gray"):
+    """Show images in a grid; returns the figure.  Images may differ in size and channels."""
+    import matplotlib.pyplot as plt
+
+    images = list(images)
+    titles = None if titles is None else list(titles)
+    n = max(1, len(images))
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4 * bool(suptitle)),
+                             squeeze=False)
+    for k, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if k < len(images):
+            img = np.asarray(images[k])
+            if img.ndim == 3 and img.shape[-1] == 1:
+                img = img[..., 0]
+            ax.imshow(img, cmap=cmap if img.ndim == 2 else None)
+            if titles is not None:
+                ax.set_title(str(titles[k]), fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def overlay(image, mask, color=(1.0, 0.2, 0.2), alpha: float = 0.4):
+    """RGB float image with ``mask`` (bool or 0/1) painted over a grayscale ``image``."""
+    img = np.asarray(image, dtype=np.float32)
+    if img.max() > 1.0:
+        img = img / 255.0
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    rgb = np.stack([img] * 3, -1) if img.ndim == 2 else img.copy()
+    m = np.asarray(mask).astype(bool)
+    if m.ndim == 3:
+        m = m[..., 0]
+    rgb[m] = (1 - alpha) * rgb[m] + alpha * np.asarray(color)
+    return rgb
+
+
+def group_rows(groups, max_groups: int = 8, size: float = 1.8, mode: str = "L"):
+    """One row of images per duplicate group (``groups``: list of lists of file paths).
+
+    Titles give each file's name and pixel size, so resized copies are easy to spot.
+    """
+    import matplotlib.pyplot as plt
+    from pathlib import Path
+
+    from .data import read_image
+
+    groups = [list(g) for g in groups][:max_groups]
+    ncols = max(len(g) for g in groups)
+    fig, axes = plt.subplots(len(groups), ncols, figsize=(size * ncols, size * len(groups)),
+                             squeeze=False)
+    for r, group in enumerate(groups):
+        for c in range(ncols):
+            ax = axes[r, c]
+            ax.axis("off")
+            if c < len(group):
+                img = read_image(group[c], mode=mode)
+                ax.imshow(img, cmap="gray")
+                ax.set_title(f"{Path(group[c]).name}\n{img.shape[1]}x{img.shape[0]}", fontsize=7)
+    fig.tight_layout()
+    return fig
