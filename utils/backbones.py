@@ -408,10 +408,10 @@ def _conv_bn_act(x, filters, kernel, stride, names, depthwise=False):
     """
     conv_name, bn_name, act_name = names
     if depthwise:
-        x = layers.DepthwiseConv2D(kernel, strides=stride, padding="same",
+        x = layers.DepthwiseConv2D(kernel, strides=stride, padding="valid",
                                    use_bias=False, name=conv_name)(x)
     else:
-        x = layers.Conv2D(filters, kernel, strides=stride, padding="same",
+        x = layers.Conv2D(filters, kernel, strides=stride, padding="valid",
                           use_bias=False, name=conv_name)(x)
     x = layers.BatchNormalization(epsilon=_BN_EPSILON, momentum=_BN_MOMENTUM,
                                   name=bn_name)(x)
@@ -443,13 +443,13 @@ def _build_lite0(input_shape, include_top, pooling):
     x = _conv_bn_act(x, _HEAD_CHANNELS, 1, 1, ("top_conv", "top_bn", "top_activation"))
 
     if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = layers.GlobalAveragePooling2D(name="top_avg_pool")(x)
         x = layers.Dropout(_DROPOUT_RATE, name="top_dropout")(x)
-        x = layers.Dense(1000, activation="softmax", name="predictions")(x)
+        x = layers.Dense(1000, activation="softmax", name="top_predictions")(x)
     elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = layers.GlobalAveragePooling2D(name="top_avg_pool")(x)
     elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+        x = layers.GlobalMaxPooling2D(name="top_max_pool")(x)
     return keras.Model(inputs, x, name="efficientnet_lite0")
 
 
@@ -479,7 +479,7 @@ def _torch_to_keras(state):
         out[f"{name}_project_bn"] = bn(f"{t}._bn2")
     out["top_conv"] = conv("_conv_head.weight")
     out["top_bn"] = bn("_bn1")
-    out["predictions"] = [state["_fc.weight"].T, state["_fc.bias"]]
+    out["top_predictions"] = [state["_fc.weight"].T, state["_fc.bias"]]
 
     used = {k for k in state if not k.endswith("num_batches_tracked")}
     n_used = sum(len(v) for v in out.values())
@@ -535,7 +535,7 @@ def efficientnet_lite0(include_top=True, weights="imagenet", input_shape=(224, 2
     Parameters
     ----------
     include_top : bool
-        ``True``: full classifier ending in a 1000-way softmax (``"predictions"``).
+        ``True``: full classifier ending in a 1000-way softmax (``"top_predictions"``).
         ``False``: feature extractor ending after ``top_activation``
         (1280 channels; a 224 px input gives a 7x7x1280 map).
     weights : "imagenet" or None
@@ -576,7 +576,7 @@ def lite0_block_names(model):
     """Ordered block names of an EfficientNet-Lite0 model, input side first.
 
     Returns e.g. ``["stem", "block1a", "block2a", ..., "block7a", "top"]``
-    (``"top"`` includes the classifier layers when present).  Each layer's name
+    (``"top"`` = head convolution plus pooling/classifier layers when present).  Each layer's name
     starts with its block name, so fine-tuning the last blocks reads::
 
         names = lite0_block_names(model)
@@ -589,15 +589,8 @@ def lite0_block_names(model):
     """
     names = []
     for layer in model.layers:
-        if layer.name.startswith("block"):
-            block = layer.name.split("_", 1)[0]
-        elif layer.name.startswith("stem_"):
-            block = "stem"
-        elif layer.name != "input":
-            block = "top"
-        else:
-            continue
-        if block not in names:
+        block = layer.name.split("_", 1)[0]  # "block6d_expand_conv" -> "block6d"
+        if (block in ("stem", "top") or block.startswith("block")) and block not in names:
             names.append(block)
     return names
 
@@ -706,11 +699,13 @@ def resnet50_imagenet_or_none(input_shape=(224, 224, 3)):
         "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
     try:
         if not cached.is_file() and not _can_connect(_RESNET50_HOST):
-            raise ConnectionError("no connection to " + _RESNET50_HOST[0])
+            raise ConnectionError(f"cannot reach {_RESNET50_HOST[0]}")
         return keras.applications.ResNet50(weights="imagenet", include_top=False,
                                            input_shape=tuple(input_shape))
     except Exception as err:  # network errors come as several exception types
-        print(f"ResNet50 ImageNet weights could not be downloaded ({type(err).__name__}); "
+        reason = f"{type(err).__name__}: {str(err).splitlines()[0][:80]}" if str(err) \
+            else type(err).__name__
+        print(f"ResNet50 ImageNet weights could not be downloaded ({reason}); "
               f"using the offline EfficientNet-Lite0 ImageNet backbone "
               f"(utils.backbones.efficientnet_lite0) instead.")
         return None

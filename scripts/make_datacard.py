@@ -1,0 +1,127 @@
+"""Generate book/data.md (the data card) from the committed manifests.
+
+    python scripts/make_datacard.py          # rewrite book/data.md
+    python scripts/make_datacard.py --check  # exit 1 if book/data.md is out of date
+
+Counts, sizes, sources, commits and licences are computed from utils/manifests/*.csv; only the
+explanatory prose is written here.  tests/test_structure.py runs --check.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from utils import data  # noqa: E402
+
+OUT = ROOT / "book" / "data.md"
+
+INTRO = """# Data and licences
+
+This page is generated from the manifests in `utils/manifests/` by `scripts/make_datacard.py`;
+do not edit it by hand. Every file listed there is downloaded from the named public repository at
+the pinned commit (or read from a local mirror named by `DLBI_DATA_MIRROR`) and checked against
+its sha256 before use. The images themselves are not part of this repository.
+
+Licences are given **as stated by the sources**. Several sources state none; the Kaggle page of
+the brain MRI set is the authority for that set. Use the data for learning and research, cite the
+original authors, and check the licence of each file before any other use.
+"""
+
+PROBLEMS = {
+    "brain_mri": """**Known problems.**
+- **Duplicates.** {n_copies} files are byte-identical copies of others ({n_distinct} distinct
+  byte contents), and more pictures appear twice re-encoded or resized (see the data tour). Every
+  split in this book is grouped by near-duplicate group.
+- **Mixed formats.** Six files named `.jpg` are PNG images; modes include RGB, grayscale, RGBA and
+  palette. The loader decodes by content.
+- **Mixed sizes and sequences.** From about 150 to 1920 pixels wide; T1, T2 and FLAIR slices are
+  mixed, some with text or rulers. Labels are image-level (tumour or not), with no patient ids.
+- **Provenance.** The Kaggle set (Navoneel Chakrabarty, 2019) states no acquisition details; the
+  copy used here is byte-identical to the set in the GitHub repository below.""",
+    "brain_mri_masks": """**Known problems.**
+- Masks exist for 128 of the 155 tumour images; their author and method are not documented, so
+  they serve teaching, not clinical benchmarking.
+- Masks are JPEG (threshold at 127 to binarise); one mask (Y163) is 271x307 while its image is
+  270x316 and must be resized (nearest neighbour) or dropped.
+- Names differ in case from the images (`Y1.jpg` vs `Y1.JPG`); `image` in the manifest pairs them.""",
+    "chest_xray": """**Known problems.**
+- **Different sources per class.** COVID-19 images are adult X-rays of every size collected from
+  papers and websites (ieee8023 collection), some with arrows and text; normal and viral-pneumonia
+  images are paediatric X-rays from one hospital (Kermany et al.), resized to 512x512 by the
+  repository they came from. A classifier can tell the classes apart by source alone.
+- **Several images per patient** among the COVID-19 images: split by patient.
+- **Lung masks.** v7labs masks: 0 background, 255 lung, 127 "ignore" (devices, text). lungVAE masks
+  are automatic predictions, not ground truth.
+- **Licences differ per image** (CC BY, CC BY-SA, CC BY-NC-SA): see the manifest.""",
+}
+
+TITLES = {
+    "brain_mri": "Brain MRI Images for Brain Tumor Detection",
+    "brain_mri_masks": "Tumour masks for the brain MRI set",
+    "chest_xray": "Chest X-rays: COVID-19, normal and viral pneumonia, with lung masks",
+}
+
+
+def _table(df) -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(str(v).replace("|", "/") for v in row) + " |")
+    return "\n".join(lines)
+
+
+def render() -> str:
+    import pandas as pd
+
+    parts = [INTRO]
+    for name in data.DATASETS:
+        m = data.manifest(name)
+        m["folder"] = m["file"].map(lambda f: f.split("/")[0] if "/" in f else "(root)")
+        if name == "brain_mri":
+            counts = m.groupby("label").size()
+            summary = f"{len(m)} images: " + ", ".join(f"{n} `{k}`" for k, n in counts.items())
+        elif name == "brain_mri_masks":
+            summary = f"{len(m)} masks, {int((m['image'] != '').sum())} paired with a `yes/` image"
+        else:
+            kinds = m.groupby("kind").size()
+            imgs = m[m["kind"] == "image"]
+            summary = (f"{kinds.get('image', 0)} images ("
+                       + ", ".join(f"{n} {c}" for c, n in imgs.groupby('cls').size().items())
+                       + f"; {imgs.loc[imgs['cls'] == 'covid', 'patientid'].nunique()} COVID-19 patients), "
+                       f"{kinds.get('mask', 0)} lung masks, {kinds.get('annotation', 0)} annotation files")
+        src = (m.groupby(["folder", "source_repo", "commit", "licence"])
+               .agg(files=("file", "size"), MB=("bytes", lambda b: round(b.sum() / 1e6, 1)))
+               .reset_index())
+        src["commit"] = src["commit"].str[:12]
+        src = src[["folder", "files", "MB", "source_repo", "commit", "licence"]]
+        src.columns = ["folder", "files", "MB", "source repository", "commit", "licence (as stated)"]
+        problems = PROBLEMS[name].format(n_distinct=m["sha256"].nunique(),
+                                         n_copies=len(m) - m["sha256"].nunique())
+        parts.append(f"## {TITLES[name]} (`{name}`)\n\n{summary}; "
+                     f"{m['bytes'].sum() / 1e6:.1f} MB in all.\n\n{_table(src)}\n\n{problems}\n")
+    parts.append("""## Citing the data
+
+- Brain MRI: {cite}`chakrabarty2019brainmri`.
+- COVID-19 X-rays: {cite}`cohen2020covid`; lung masks: {cite}`v7labs2020covid`.
+- Normal and viral-pneumonia X-rays: {cite}`kermany2018`.
+""")
+    return "\n".join(parts)
+
+
+def main(argv) -> int:
+    text = render()
+    if "--check" in argv:
+        if not OUT.exists() or OUT.read_text(encoding="utf-8") != text:
+            print("book/data.md is out of date: run python scripts/make_datacard.py")
+            return 1
+        return 0
+    OUT.write_text(text, encoding="utf-8")
+    print(f"wrote {OUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

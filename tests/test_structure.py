@@ -1,0 +1,117 @@
+"""The book's structure: table of contents, notebook skeleton, committed state, data card, build."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from utils import skeleton
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for e in entries or []:
+            if "file" in e:
+                files.append(e["file"])
+            walk(e.get("sections"))
+            walk(e.get("chapters"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return files
+
+
+def test_there_are_chapters():
+    assert NOTEBOOKS, "no notebooks in notebooks/"
+
+
+def test_toc_and_notebooks_agree():
+    listed = toc_files()
+    nb_in_toc = {f for f in listed if f.startswith("notebooks/")}
+    on_disk = {f"notebooks/{p.stem}" for p in NOTEBOOKS}
+    assert nb_in_toc == on_disk, f"only in _toc.yml: {nb_in_toc - on_disk}; only on disk: {on_disk - nb_in_toc}"
+    for f in listed:
+        assert any((ROOT / f).with_suffix(s).exists() for s in (".md", ".ipynb")), f"{f} listed but missing"
+    assert len(listed) == len(set(listed)), "an entry is listed twice in _toc.yml"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_committed_without_outputs(path):
+    nb = json.loads(path.read_text())
+    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+             and (c.get("outputs") or c.get("execution_count"))]
+    assert not dirty, f"cells {dirty} carry outputs: run python -m utils.skeleton sync"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_follows_skeleton(path):
+    assert skeleton.check(path) == []
+
+
+def test_skeleton_check_catches_problems(tmp_path):
+    nb = json.loads(NOTEBOOKS[0].read_text())
+    nb["cells"] = [c for c in nb["cells"] if "setup" not in c.get("metadata", {}).get("tags", [])]
+    nb["cells"][1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x"}]
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text(json.dumps(nb))
+    problems = skeleton.check(bad)
+    assert any("setup" in p for p in problems)
+    assert any("outputs" in p for p in problems)
+
+
+def test_setup_cell_uses_repository_from_config():
+    url, branch = skeleton.repository()
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert url == cfg["repository"]["url"] and url.startswith("https://github.com/")
+    src = skeleton.setup_cell_source()
+    assert url in src and f'"{branch}"' in src
+    assert "tensorflow" not in src.lower().replace("tensorflow is kept", "")
+    compile(src, "setup", "exec")
+
+
+def test_colab_requirements_keep_colab_tensorflow():
+    reqs = (ROOT / "requirements.txt").read_text().splitlines()
+    active = [r.split("#")[0].strip() for r in reqs if r.split("#")[0].strip()]
+    assert not any(r.startswith("tensorflow-cpu") for r in active)
+    tf = [r for r in active if r.startswith("tensorflow")]
+    assert tf == ["tensorflow>=2.20,<2.22"]
+    assert not any(r.startswith(("jupyter-book", "nbval", "pytest", "sphinx")) for r in active)
+
+
+def test_data_card_is_up_to_date():
+    result = subprocess.run([sys.executable, "scripts/make_datacard.py", "--check"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.build
+def test_book_builds_without_warnings(tmp_path):
+    """Sphinx build with warnings as errors; execution off (nbval executes the notebooks)."""
+    if shutil.which("jupyter-book") is None:
+        pytest.skip("jupyter-book is not installed")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for folder in ("book", "notebooks"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    cfg = yaml.safe_load((tmp_path / "_config.yml").read_text())
+    cfg["execute"]["execute_notebooks"] = "off"
+    (tmp_path / "_config.yml").write_text(yaml.safe_dump(cfg))
+    result = subprocess.run(["jupyter-book", "build", str(tmp_path), "-W", "-n", "--keep-going"],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    html = tmp_path / "_build" / "html"
+    for nb in NOTEBOOKS:
+        page = (html / "notebooks" / f"{nb.stem}.html").read_text()
+        assert "colab.research.google.com/github/" in page, f"no Colab button on {nb.stem}"
