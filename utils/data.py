@@ -14,6 +14,7 @@ subclass whose message names the file and says how to fix it; nothing is skipped
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import sys
 import tempfile
@@ -217,7 +218,8 @@ def locate(dataset: str, row, progress: bool = True) -> Path:
     url = _download_url(row["url"])
     try:
         return download(url, cached, sha, int(row["bytes"]), progress=progress)
-    except (urllib.error.URLError, OSError, TimeoutError) as err:
+    except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as err:
+        # HTTPException: e.g. IncompleteRead of a chunked transfer cut off mid-way
         if isinstance(err, IntegrityError):
             raise
         raise MissingDataError(
