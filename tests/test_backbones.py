@@ -83,7 +83,8 @@ def _fake_torch(monkeypatch):
     def _rebuild_tensor_v2(*args):  # never called: only pickled by reference
         raise AssertionError
 
-    _rebuild_tensor_v2.__module__, _rebuild_tensor_v2.__qualname__ = "torch._utils", "_rebuild_tensor_v2"
+    _rebuild_tensor_v2.__module__ = "torch._utils"
+    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"  # pickled as torch._utils.<name>
     utils_mod._rebuild_tensor_v2 = _rebuild_tensor_v2
     storage_types = {}
     for name in ("FloatStorage", "LongStorage"):
@@ -132,7 +133,7 @@ def _write_checkpoint(path, obj, storages, legacy, monkeypatch):
             f.write(buf.getvalue())
             f.write(pickle.dumps([s.key for s in storages], protocol=2))
             for s in storages:
-                f.write(struct.pack("<q", s.values.size) + s.values.astype("<" + s.values.dtype.str[1:]).tobytes())
+                f.write(struct.pack("<q", s.values.size) + s.values.tobytes())  # little-endian host
     else:
         with zipfile.ZipFile(path, "w") as zf:
             zf.writestr("archive/data.pkl", buf.getvalue())
@@ -193,8 +194,8 @@ def test_lite0_state_dict_shapes(state_dict):
     assert all(np.all(np.isfinite(v)) for v in state_dict.values())
     assert all(np.all(state_dict[k] >= 0) for k in state_dict if k.endswith("running_var"))
     assert state_dict["_bn0.num_batches_tracked"].dtype == np.int64
-    assert sum(v.size for k, v in state_dict.items()
-               if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))) == 4_652_008
+    buffers = ("running_mean", "running_var", "num_batches_tracked")
+    assert sum(v.size for k, v in state_dict.items() if not k.endswith(buffers)) == 4_652_008
 
 
 @needs_wheel
@@ -272,7 +273,8 @@ def _np_lite0(sd, x_nhwc):
         if f"{t}._expand_conv.weight" in sd:
             x = _relu6(_np_bn(_np_conv(x, sd[f"{t}._expand_conv.weight"], 1), sd, f"{t}._bn0"))
         stride = 2 if idx in STRIDE2_BLOCKS else 1
-        x = _relu6(_np_bn(_np_conv(x, sd[f"{t}._depthwise_conv.weight"], stride, True), sd, f"{t}._bn1"))
+        x = _np_conv(x, sd[f"{t}._depthwise_conv.weight"], stride, depthwise=True)
+        x = _relu6(_np_bn(x, sd, f"{t}._bn1"))
         x = _np_bn(_np_conv(x, sd[f"{t}._project_conv.weight"], 1), sd, f"{t}._bn2")
         if stride == 1 and x.shape == inp.shape:
             x = x + inp
@@ -365,6 +367,20 @@ def test_converted_weights_are_cached(monkeypatch, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+@needs_wheel
+def test_damaged_cache_is_replaced(monkeypatch, tmp_path):
+    monkeypatch.setenv("DLBI_CACHE", str(tmp_path))
+    path = bb._lite0_cache_path()
+    path.parent.mkdir(parents=True)
+    # incomplete, and the one array has the wrong shape
+    np.savez(path, **{"stem_conv/0": np.zeros((1, 1, 3, 32), np.float32)})
+    model = bb.efficientnet_lite0(include_top=False, input_shape=(32, 32, 3))
+    expected = bb.load_lite0_state_dict()["_conv_head.weight"][:, :, 0, 0].T
+    np.testing.assert_array_equal(model.get_layer("top_conv").get_weights()[0][0, 0], expected)
+    with np.load(path) as npz:  # rewritten with the full conversion
+        assert len(npz.files) > 200
+
+
 # --------------------------------------------------------------------------
 # labels and ResNet50 fallback
 # --------------------------------------------------------------------------
@@ -390,9 +406,20 @@ def test_decode_imagenet_predictions():
         bb.decode_imagenet_predictions(np.ones((1, 10)))
 
 
-def test_resnet50_offline_fallback(monkeypatch, tmp_path, capsys):
+@pytest.mark.parametrize("how", ["no_connection", "DLBI_OFFLINE"])
+def test_resnet50_offline_fallback(monkeypatch, tmp_path, capsys, how):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))      # no cached weights
-    monkeypatch.setattr(bb, "_can_connect", lambda *a, **k: False)
+    if how == "DLBI_OFFLINE":
+        monkeypatch.setenv("DLBI_OFFLINE", "1")
+
+        def probe(*args, **kwargs):
+            raise AssertionError("no network probe when DLBI_OFFLINE is set")
+    else:
+        monkeypatch.delenv("DLBI_OFFLINE", raising=False)
+
+        def probe(*args, **kwargs):
+            return False
+    monkeypatch.setattr(bb, "_can_connect", probe)
     assert bb.resnet50_imagenet_or_none() is None
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1

