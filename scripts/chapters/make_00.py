@@ -227,40 +227,69 @@ md("""
 
 ## Exercises
 
-```{admonition} Exercise: Formats
-:class: tip
-How many files of the brain MRI set are PNG images? How many of them are named `.jpg`?
-```
+Each exercise has a check: replace the `...` with your answer and run the cell; the check says
+whether it is right and, if not, why.
 
+```{admonition} Exercise 1: Formats
+:class: tip
+How many files of the brain MRI set are PNG images named `.jpg`?
+```
+"""),
+code("""
+from utils.checks import data_tour as ex
+
+answer = ...  # your code here: a number
+ex.check_png_count(answer)
+"""),
+md("""
 ```{admonition} Solution
 :class: dropdown
-Filter the inventory: `b = inv[inv.dataset == "brain_mri"]; (b.format == "PNG").sum()` gives 8, and
-`((b.format == "PNG") & (b.extension == ".jpg")).sum()` gives 6.
+Filter the inventory by data set and compare the real format with the extension:
+
+    b = inv[inv["dataset"] == "brain_mri"]
+    answer = int(((b["format"] == "PNG") & (b["extension"] == ".jpg")).sum())   # 6 of the 8 PNG files
 ```
 
-```{admonition} Exercise: Keeping one copy
+```{admonition} Exercise 2: Keeping one copy
 :class: tip
-If you kept only one file of every near-duplicate group, how many brain MRI images would be left,
-and what share of them would show a tumour?
+If you kept only one file of every near-duplicate group, how many brain MRI images would be left?
+What share of them would show a tumour?
 ```
-
+"""),
+code("""
+answer = ...  # your code here: the number of images left
+ex.check_distinct_pictures(answer)
+"""),
+md("""
 ```{admonition} Solution
 :class: dropdown
-`first = brain.drop_duplicates("near_group"); len(first), first["y"].mean()`: one image per
-group, 209 images (the number of near-duplicate groups). No group mixes labels, so the share
-changes only slightly.
+Keep the first file of each group:
+
+    first = brain.drop_duplicates("near_group")
+    answer = len(first)          # one image per near-duplicate group
+    first["y"].mean()            # the tumour share barely moves: no group mixes labels
 ```
 
-```{admonition} Exercise: Patients
+```{admonition} Exercise 3: Patients
 :class: tip
-Which COVID-19 patient contributes the most X-rays, and why does that matter for a random split?
+Which COVID-19 patient (`patientid`) contributes the most X-rays, and why does that matter for a
+random split?
 ```
-
+"""),
+code("""
+answer = ...  # your code here: a patientid (a string)
+ex.check_top_patient(answer)
+"""),
+md("""
 ```{admonition} Solution
 :class: dropdown
-`chest[chest.cls == "covid"].groupby("patientid").size().sort_values().tail()`. Images of one patient
-share anatomy, devices and acquisition; a random split would test on patients the model has seen.
-Split by `group` instead.
+Count images per patient:
+
+    counts = chest[chest["cls"] == "covid"].groupby("patientid").size()
+    answer = counts.idxmax()
+
+Images of one patient share anatomy, devices and acquisition; a random split would test on
+patients the model has already seen. Split by `group` (patient) instead.
 ```
 """),
 ]
