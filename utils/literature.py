@@ -494,3 +494,473 @@ def load_all(names: Iterable[str] | None = None) -> pd.DataFrame:
         df.insert(0, "table", pd.array([name] * len(df), dtype="string"))
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------
+# Analysis helpers of the literature chapters (07 brain tumour, 11 COVID-19)
+# ---------------------------------------------------------------------------
+
+#: Bib key (``book/references.bib``) of the review each table was taken from.
+REVIEW_KEYS: dict[str, str] = {
+    "covid_segmentation": "shi2021review",
+    "covid_classification": "shi2021review",
+    "brain_tumor_classification": "xie2022convolutional",
+}
+
+#: Fig. 8 target ROIs that are lung *regions* (anatomy) rather than lesions.  The paper
+#: (after Shi et al.) calls methods that separate "whole lung and lung lobes"
+#: lung-region-oriented; segments and airways (trachea, bronchus) are anatomy too.
+LUNG_REGION_ROIS: tuple[str, ...] = ("Lung", "Lung lobes", "Lung segments", "Trachea", "Bronchus")
+LESION_ROIS: tuple[str, ...] = ("Lesion",)
+
+__all__ += [
+    "REVIEW_KEYS", "LUNG_REGION_ROIS", "LESION_ROIS",
+    "add_references", "row_labels", "long_metrics",
+    "wilson_ci", "rate_ci", "compatible_counts",
+    "accuracy_bounds", "implied_prevalence", "accuracy_consistency",
+    "segmentation_orientation", "roi_matrix",
+    "plot_metric_table", "plot_metric_by", "plot_metric_vs_size",
+    "plot_accuracy_consistency", "plot_against_literature", "plot_forest",
+]
+
+
+def _present(value) -> bool:
+    return not _is_missing(value)
+
+
+def row_labels(df: pd.DataFrame) -> pd.Series:
+    """Short, unique labels for plots: the study name, disambiguated where it repeats.
+
+    A repeated study name gets the table's citation number when those differ
+    ("Wang et al. [12]" / "Wang et al. [76]"), else the ``sub_result``
+    ("He et al. (TCCA)"), else the method family ("Prager et al. (3D CNN)").
+    Remaining duplicates get a running number.
+    """
+    labels = []
+    counts = df["study"].value_counts()
+    for _, row in df.iterrows():
+        study = str(row["study"])
+        label = study
+        if counts[row["study"]] > 1:
+            same = df[df["study"] == row["study"]]
+            if "source_ref" in df.columns and same["source_ref"].nunique(dropna=True) == len(same) \
+                    and _present(row["source_ref"]):
+                label = f"{study} [{int(row['source_ref'])}]"
+            elif "sub_result" in df.columns and _present(row.get("sub_result")):
+                label = f"{study} ({row['sub_result']})"
+            elif "method_family" in df.columns and same["method_family"].nunique() == len(same):
+                label = f"{study} ({row['method_family']})"
+        labels.append(label)
+    out = pd.Series(labels, index=df.index, dtype="string")
+    dup = out.duplicated(keep=False)
+    if dup.any():
+        out[dup] = out[dup] + " #" + (out[dup].groupby(out[dup]).cumcount() + 1).astype(str)
+    return out
+
+
+def add_references(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Copy of ``df`` with ``label`` (:func:`row_labels`), ``reference`` and ``cite_key``.
+
+    ``reference`` is a readable citation of where the row comes from: the study, its year
+    when known, and the citation number *inside the review* with the review's bib key, e.g.
+    ``"Chen et al. 2021, ref. [27] of xie2022convolutional"``.  ``cite_key`` is the row's own
+    bib key when the book has one (three rows of Fig. 8), else the review's key; a chapter
+    writes it as ``{cite}`key``` in its text.
+    """
+    review = REVIEW_KEYS[name]
+    out = df.copy()
+    out["label"] = row_labels(out)
+    refs, keys = [], []
+    for _, row in out.iterrows():
+        who = str(row["study"])
+        if "year" in out.columns and _present(row["year"]):
+            who += f" {int(row['year'])}"
+        own = row["bib_key"] if "bib_key" in out.columns and _present(row["bib_key"]) else None
+        if own:
+            refs.append(f"{who} ({own}), in {review}")
+        elif _present(row.get("source_ref")):
+            refs.append(f"{who}, ref. [{int(row['source_ref'])}] of {review}")
+        else:
+            refs.append(f"{who}, in {review}")
+        keys.append(own or review)
+    out["reference"] = pd.array(refs, dtype="string")
+    out["cite_key"] = pd.array(keys, dtype="string")
+    return out
+
+
+def long_metrics(df: pd.DataFrame, metrics: Iterable[str] = METRICS,
+                 id_cols: Iterable[str] | None = None) -> pd.DataFrame:
+    """Tidy long format: one row per (study row, stated metric); unstated metrics dropped.
+
+    ``id_cols`` defaults to every non-metric column.  Columns ``metric`` and ``value``.
+    """
+    metrics = [m for m in metrics if m in df.columns]
+    if id_cols is None:
+        id_cols = [c for c in df.columns if c not in METRICS]
+    long = df.melt(id_vars=list(id_cols), value_vars=metrics, var_name="metric", value_name="value")
+    return long.dropna(subset=["value"]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------
+# Intervals and counts
+# ---------------------------------------------------------------------------
+
+def wilson_ci(k, n, confidence: float = 0.95):
+    """Wilson score interval for a proportion ``k / n`` (``k`` successes of ``n`` trials).
+
+    A vectorised wrapper of :func:`utils.metrics.wilson_ci` (the one implementation of the
+    book): scalars give a tuple of floats, arrays (broadcast together) a tuple of arrays,
+    and ``n = 0`` gives NaN instead of an error.  Unlike the textbook (Wald) interval
+    ``p +- z sqrt(p(1-p)/n)`` it stays inside [0, 1] and does not collapse to a point at
+    ``k = 0`` or ``k = n``.
+
+    >>> lo, hi = wilson_ci(47, 51)          # the paper's ResNet50: 92 % of 51 test images
+    >>> round(lo, 3), round(hi, 3)
+    (0.815, 0.969)
+    """
+    import numpy as np
+
+    from .metrics import wilson_ci as _wilson
+
+    k_arr, n_arr = np.broadcast_arrays(np.asarray(k, dtype=float), np.asarray(n, dtype=float))
+    lo = np.full(k_arr.shape, np.nan)
+    hi = np.full(k_arr.shape, np.nan)
+    for idx in np.ndindex(k_arr.shape):
+        if n_arr[idx] == 0:
+            if k_arr[idx] != 0:
+                raise ValueError("need 0 <= k <= n")
+            _wilson(0, 1, confidence)  # still validates the confidence level
+            continue
+        lo[idx], hi[idx] = _wilson(float(k_arr[idx]), float(n_arr[idx]), confidence)
+    if lo.ndim == 0:
+        return float(lo), float(hi)
+    return lo, hi
+
+
+def rate_ci(rate, n, confidence: float = 0.95):
+    """Wilson interval of a *reported rate* measured on ``n`` cases (``k = round(rate * n)``).
+
+    Vectorised; NaN where the rate or ``n`` is missing.  Returns ``(k, low, high)``.
+    """
+    import numpy as np
+
+    r = pd.to_numeric(pd.Series(rate), errors="coerce").to_numpy(dtype=float)
+    m = pd.to_numeric(pd.Series(n), errors="coerce").to_numpy(dtype=float)
+    ok = ~(np.isnan(r) | np.isnan(m)) & (m > 0)
+    k = np.full(r.shape, np.nan)
+    lo = np.full(r.shape, np.nan)
+    hi = np.full(r.shape, np.nan)
+    if ok.any():
+        k[ok] = np.round(r[ok] * m[ok])
+        lo[ok], hi[ok] = wilson_ci(k[ok], m[ok], confidence)
+    if np.ndim(rate) == 0 and np.ndim(n) == 0:
+        return float(k[0]), float(lo[0]), float(hi[0])
+    return k, lo, hi
+
+
+def compatible_counts(rate: float, n: int, decimals: int = 0) -> list[int]:
+    """Numbers of correct cases ``k`` out of ``n`` that print as ``rate`` (in %, rounded).
+
+    >>> compatible_counts(0.78, 51), compatible_counts(0.92, 51)
+    ([40], [47])
+    """
+    target = round(100.0 * rate, decimals)
+    return [k for k in range(n + 1) if round(100.0 * k / n, decimals) == target]
+
+
+# ---------------------------------------------------------------------------
+# Consistency of accuracy, sensitivity and specificity
+# ---------------------------------------------------------------------------
+
+def accuracy_bounds(sensitivity, specificity):
+    """The range accuracy must lie in: ``[min(sens, spec), max(sens, spec)]``.
+
+    On a binary test set with a share ``p`` of positives,
+    ``accuracy = p * sensitivity + (1 - p) * specificity`` is a weighted mean of the two,
+    whatever ``p`` is.  Works on scalars and arrays (NaN in, NaN out).
+    """
+    import numpy as np
+
+    se = np.asarray(sensitivity, dtype=float)
+    sp = np.asarray(specificity, dtype=float)
+    lo, hi = np.fmin(se, sp), np.fmax(se, sp)
+    lo = np.where(np.isnan(se) | np.isnan(sp), np.nan, lo)
+    hi = np.where(np.isnan(se) | np.isnan(sp), np.nan, hi)
+    if lo.ndim == 0:
+        return float(lo), float(hi)
+    return lo, hi
+
+
+def implied_prevalence(accuracy, sensitivity, specificity):
+    """Share of positives ``p`` solving ``acc = p * sens + (1 - p) * spec``.
+
+    ``p = (acc - spec) / (sens - spec)``; NaN when ``sens == spec`` (any ``p`` fits) or a
+    value is missing.  A ``p`` outside [0, 1] means the three numbers cannot come from one
+    binary test set.
+    """
+    import numpy as np
+
+    a = np.asarray(accuracy, dtype=float)
+    se = np.asarray(sensitivity, dtype=float)
+    sp = np.asarray(specificity, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(np.isclose(se, sp), np.nan, (a - sp) / (se - sp))
+    return float(p) if p.ndim == 0 else p
+
+
+def accuracy_consistency(df: pd.DataFrame, tol: float = 0.005) -> pd.DataFrame:
+    """Flag rows whose accuracy lies outside the sensitivity/specificity range.
+
+    Returns a frame (same index) with ``acc_min``, ``acc_max``, ``implied_prevalence``
+    and ``status``: ``"consistent"``, ``"impossible"`` (accuracy more than ``tol`` outside
+    ``[acc_min, acc_max]``) or ``"not checkable"`` (accuracy, sensitivity or specificity
+    not stated).  ``tol`` absorbs rounding of the printed values (default half a
+    percentage point: some cells are printed as whole percentages, "SPE = 92%").
+    """
+    import numpy as np
+
+    acc = df["accuracy"].to_numpy(dtype=float)
+    lo, hi = accuracy_bounds(df["sensitivity"].to_numpy(dtype=float),
+                             df["specificity"].to_numpy(dtype=float))
+    known = ~(np.isnan(acc) | np.isnan(lo))
+    outside = known & ((acc < lo - tol) | (acc > hi + tol))
+    status = np.where(~known, "not checkable", np.where(outside, "impossible", "consistent"))
+    return pd.DataFrame({
+        "acc_min": lo,
+        "acc_max": hi,
+        "implied_prevalence": implied_prevalence(acc, df["sensitivity"], df["specificity"]),
+        "status": pd.array(status, dtype="string"),
+    }, index=df.index)
+
+
+# ---------------------------------------------------------------------------
+# Segmentation targets (Fig. 8)
+# ---------------------------------------------------------------------------
+
+def _roi_items(target_roi_list) -> list[str]:
+    if _is_missing(target_roi_list):
+        return []
+    return [t.strip() for t in str(target_roi_list).split(";") if t.strip()]
+
+
+def segmentation_orientation(target_roi_list):
+    """``"lung region"``, ``"lesion"`` or ``"lung region + lesion"`` (NA if empty).
+
+    The grouping of the paper (after Shi et al.): lung-region-oriented methods separate
+    lung anatomy (:data:`LUNG_REGION_ROIS`), lung-lesion-oriented methods the lesions.
+    """
+    items = _roi_items(target_roi_list)
+    region = any(i in LUNG_REGION_ROIS for i in items)
+    lesion = any(i in LESION_ROIS for i in items)
+    if region and lesion:
+        return "lung region + lesion"
+    if region:
+        return "lung region"
+    if lesion:
+        return "lesion"
+    return pd.NA
+
+
+def roi_matrix(df: pd.DataFrame, labels=None) -> pd.DataFrame:
+    """One-hot matrix (rows = studies, columns = :data:`TARGET_ROI_VOCABULARY`) of Fig. 8."""
+    labels = row_labels(df) if labels is None else pd.Series(list(labels), index=df.index)
+    rows = {lab: {roi: int(roi in _roi_items(v)) for roi in TARGET_ROI_VOCABULARY}
+            for lab, v in zip(labels, df["target_roi_list"])}
+    order = ["Lung", "Lung lobes", "Lung segments", "Trachea", "Bronchus", "Lesion"]
+    return pd.DataFrame.from_dict(rows, orient="index")[order]
+
+
+# ---------------------------------------------------------------------------
+# Plots (matplotlib + seaborn; every function sets a title and returns the Axes)
+# ---------------------------------------------------------------------------
+
+_METRIC_NAMES = {"accuracy": "Accuracy", "sensitivity": "Sensitivity", "specificity": "Specificity",
+                 "auc": "AUC", "dice": "Dice", "f1": "F1"}
+
+
+def _axes(ax, figsize=(7, 4)):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_metric_table(df: pd.DataFrame, metrics: Iterable[str] = ("accuracy", "sensitivity", "specificity", "auc"),
+                      labels=None, ax=None, title: str = "Reported metrics (blank: not stated)"):
+    """Heat map of the stated metrics, one row per study row; unstated cells stay blank."""
+    import seaborn as sns
+
+    metrics = [m for m in metrics if m in df.columns]
+    labels = row_labels(df) if labels is None else labels
+    values = df[metrics].astype(float)
+    values.index = list(labels)
+    values.columns = [_METRIC_NAMES.get(m, m) for m in metrics]
+    ax = _axes(ax, figsize=(1.3 * len(metrics) + 3, 0.32 * len(df) + 1.2))
+    sns.heatmap(values, annot=True, fmt=".3f", cmap="viridis", vmin=max(0.0, float(values.min().min()) - 0.05),
+                vmax=1.0, cbar=False, linewidths=0.5, linecolor="white", ax=ax, annot_kws={"fontsize": 8})
+    ax.set_facecolor("#eeeeee")
+    ax.set_title(title)
+    ax.tick_params(axis="y", labelsize=8)
+    ax.set_ylabel("")
+    return ax
+
+
+def plot_metric_by(df: pd.DataFrame, by: str, metric: str = "accuracy", hue: str | None = None,
+                   order=None, ax=None, title: str | None = None, annotate: bool = False):
+    """Strip plot of one metric per category of ``by``, with the group medians (black bars).
+
+    Tick labels carry the number of rows that state the metric (``n``).  ``annotate``
+    writes each row's label next to its point.
+    """
+    import numpy as np
+    import seaborn as sns
+
+    data = df.dropna(subset=[metric, by]).copy()
+    data[by] = data[by].astype(str)
+    if order is None:
+        order = data.groupby(by)[metric].median().sort_values().index.tolist()
+    order = [o for o in order if o in set(data[by])]
+    ax = _axes(ax)
+    if annotate:
+        # deterministic spread: the points of a category are stacked by value, one line each,
+        # so that every label gets its own line
+        data["_rank"] = data.groupby(by)[metric].rank(method="first") - 1
+        size = data.groupby(by)[metric].transform("size")
+        pos = {c: i for i, c in enumerate(order)}
+        data["_y"] = [pos[c] + (r - (s - 1) / 2) * min(0.12, 0.7 / max(s, 1))
+                      for c, r, s in zip(data[by], data["_rank"], size)]
+        sns.scatterplot(data=data, x=metric, y="_y", hue=hue, s=50, ax=ax, legend=hue is not None, alpha=0.85)
+    else:
+        sns.stripplot(data=data, x=metric, y=by, hue=hue, order=order, jitter=0.15, size=7, ax=ax,
+                      legend=hue is not None, alpha=0.85)
+    medians = data.groupby(by)[metric].median()
+    for i, cat in enumerate(order):
+        ax.plot([medians[cat]] * 2, [i - 0.3, i + 0.3], color="black", lw=2)
+    n = data.groupby(by).size()
+    ax.set_yticks(range(len(order)), [f"{c}\n(n={n[c]})" for c in order])
+    if annotate:
+        labels = row_labels(data) if "label" not in data.columns else data["label"]
+        for (_, row), lab in zip(data.iterrows(), labels):
+            ax.annotate(str(lab), (row[metric], row["_y"]), xytext=(6, 0), textcoords="offset points",
+                        fontsize=7, alpha=0.8, va="center")
+        ax.set_ylim(len(order) - 0.5, -0.5)
+    lo = float(np.nanmin(data[metric])) if len(data) else 0.0
+    ax.set_xlim(max(0.0, lo - 0.05), 1.005)
+    if annotate:  # room for the labels of the best values; no ticks beyond 1
+        start = max(0.0, lo - 0.05)
+        ax.set_xlim(start, 1.07)
+        ax.set_xticks(np.arange(np.ceil(start * 20) / 20, 1.0 + 1e-9, 0.05))
+    ax.set_xlabel(f"reported {_METRIC_NAMES.get(metric, metric).lower()}")
+    ax.set_ylabel(by.replace("_", " "))
+    ax.set_title(title or f"Reported {_METRIC_NAMES.get(metric, metric).lower()} by {by.replace('_', ' ')}")
+    return ax
+
+
+def plot_metric_vs_size(df: pd.DataFrame, size_col: str = "n_subjects",
+                        metrics: Iterable[str] = ("accuracy", "sensitivity", "specificity", "auc"),
+                        hue: str = "modality", ax=None, title: str | None = None, annotate: bool = True):
+    """Reported metrics (y) against a size column (x, log scale); one marker per metric."""
+    import seaborn as sns
+
+    data = df.copy()
+    if "label" not in data.columns:
+        data["label"] = row_labels(data)
+    long = long_metrics(data, metrics, id_cols=["label", size_col, hue])
+    long = long.dropna(subset=[size_col])
+    long[size_col] = long[size_col].astype(float)
+    long["metric"] = long["metric"].map(lambda m: _METRIC_NAMES.get(m, m))
+    ax = _axes(ax)
+    sns.scatterplot(data=long, x=size_col, y="value", hue=hue, style="metric", s=70, ax=ax, alpha=0.85)
+    if annotate:
+        first = long.sort_values("value").drop_duplicates("label", keep="first")
+        for _, row in first.iterrows():
+            ax.annotate(str(row["label"]), (row[size_col], row["value"]), xytext=(3, -10),
+                        textcoords="offset points", fontsize=7, alpha=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel(size_col.replace("_", " ") + " (log scale)")
+    ax.set_ylabel("reported value")
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title(title or f"Reported performance against {size_col.replace('_', ' ')}")
+    return ax
+
+
+def plot_accuracy_consistency(df: pd.DataFrame, tol: float = 0.005, labels=None, ax=None,
+                              title: str = "Accuracy must lie between sensitivity and specificity"):
+    """For rows stating all three: the allowed range (bar) and the reported accuracy (dot)."""
+    import numpy as np
+
+    flags = accuracy_consistency(df, tol)
+    labels = row_labels(df) if labels is None else pd.Series(list(labels), index=df.index)
+    keep = flags["status"] != "not checkable"
+    flags, labels = flags[keep], labels[keep]
+    ax = _axes(ax, figsize=(7, 0.45 * max(1, keep.sum()) + 1.2))
+    y = np.arange(len(flags))
+    colours = np.where(flags["status"] == "impossible", "tab:red", "tab:green")
+    ax.hlines(y, flags["acc_min"], flags["acc_max"], color="0.6", lw=6, label="[min(sens, spec), max(sens, spec)]")
+    ax.scatter(df.loc[flags.index, "accuracy"], y, c=list(colours), s=60, zorder=3)
+    ax.scatter([], [], c="tab:green", label="accuracy: consistent")
+    ax.scatter([], [], c="tab:red", label="accuracy: impossible")
+    ax.set_yticks(y, list(labels))
+    ax.invert_yaxis()
+    ax.set_xlabel("value")
+    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title(title)
+    return ax
+
+
+def plot_against_literature(values, own: pd.DataFrame, ax=None, literature_label: str = "literature",
+                            title: str = "Own results (95 % Wilson CI) against the literature",
+                            xlabel: str = "accuracy"):
+    """Literature values as a strip, own results as points with interval bars.
+
+    ``own`` has columns ``label``, ``value``, ``low``, ``high`` (one row per own result).
+    """
+    import numpy as np
+
+    ax = _axes(ax, figsize=(7, 1.0 + 0.5 * (len(own) + 1)))
+    vals = pd.to_numeric(pd.Series(values), errors="coerce").dropna().to_numpy(dtype=float)
+    rng = np.random.default_rng(0)
+    ax.scatter(vals, rng.uniform(-0.15, 0.15, len(vals)), color="tab:blue", alpha=0.7, s=40)
+    if len(vals):
+        ax.plot([np.median(vals)] * 2, [-0.3, 0.3], color="black", lw=2)
+    for i, (_, row) in enumerate(own.iterrows(), start=1):
+        ax.errorbar(row["value"], i, xerr=[[row["value"] - row["low"]], [row["high"] - row["value"]]],
+                    fmt="o", color="tab:orange", capsize=4, ms=8)
+        ax.annotate(f"{row['value']:.1%} [{row['low']:.1%}, {row['high']:.1%}]", (row["value"], i),
+                    xytext=(0, 8), textcoords="offset points", ha="center", fontsize=8)
+    ax.set_yticks(range(len(own) + 1), [f"{literature_label} (n={len(vals)})", *own["label"]])
+    ax.set_ylim(-0.6, len(own) + 0.6)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    return ax
+
+
+def plot_forest(df: pd.DataFrame, value: str, low: str, high: str, label: str = "label",
+                hue: str | None = None, ax=None, title: str = "Reported values with 95 % intervals",
+                xlabel: str | None = None):
+    """Forest plot: one row per entry of ``df``, a point at ``value`` and a bar ``[low, high]``.
+
+    Rows without an interval are skipped.  ``hue`` colours the rows by a category.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    data = df.dropna(subset=[value, low, high]).reset_index(drop=True)
+    ax = _axes(ax, figsize=(7, 0.4 * max(1, len(data)) + 1.2))
+    cats = list(dict.fromkeys(data[hue].astype(str))) if hue else [None]
+    colours = dict(zip(cats, plt.rcParams["axes.prop_cycle"].by_key()["color"] * 3))
+    y = np.arange(len(data))
+    for i, row in data.iterrows():
+        c = colours[str(row[hue])] if hue else "tab:blue"
+        ax.errorbar(row[value], i, xerr=[[row[value] - row[low]], [row[high] - row[value]]], fmt="o",
+                    color=c, capsize=3)
+    if hue:
+        for cat in cats:
+            ax.errorbar([], [], xerr=[], fmt="o", color=colours[cat], label=cat)
+        ax.legend(fontsize=7, loc="lower left", title=hue.replace("_", " "), title_fontsize=7)
+    ax.set_yticks(y, [str(v) for v in data[label]])
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel or value.replace("_", " "))
+    ax.set_title(title)
+    return ax
