@@ -11,9 +11,14 @@ Heavy libraries (TensorFlow) are imported lazily, by the modules that need them.
 """
 from __future__ import annotations
 
-from . import config, data, datasets, dedup, plots, splits
-from .config import by_mode, environment_report, is_quick, mode, seed_everything, setup
-from .data import DataError, ImageDecodeError, IntegrityError, MissingDataError, read_image
+from . import config
+
+# TensorFlow reads its flags when it is first imported: set them before any chapter imports it.
+config.configure_tensorflow()
+
+from . import data, datasets, dedup, plots, splits  # noqa: E402
+from .config import by_mode  # noqa: E402, environment_report, is_quick, mode, seed_everything, setup
+from .data import DataError  # noqa: E402, ImageDecodeError, IntegrityError, MissingDataError, read_image
 
 __all__ = [
     "config", "data", "datasets", "dedup", "plots", "splits",

@@ -113,6 +113,17 @@ def describe_source() -> str:
     return f"cache {cache_dir() / 'data'}, downloads from pinned GitHub commits"
 
 
+def _tqdm():
+    """tqdm's notebook bar where ipywidgets exist (Colab), its text bar elsewhere."""
+    import importlib.util
+
+    if importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
+    return tqdm
+
+
 def _download_url(url: str) -> str:
     base = os.environ.get(URL_ENV, "").strip().rstrip("/")
     if base and url.startswith(RAW_PREFIX):
@@ -152,8 +163,7 @@ def download(url: str, dest: Path, sha256: str, size: int | None = None,
     On any failure (network error, interrupted transfer, wrong bytes) the temporary file is
     removed and nothing is left at ``dest``.
     """
-    from tqdm.auto import tqdm
-
+    tqdm = _tqdm()
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)
@@ -234,8 +244,7 @@ def fetch(dataset: str, files=None, progress: bool = True):
 
     Returns the manifest rows as a DataFrame with an added ``path`` column.
     """
-    from tqdm.auto import tqdm
-
+    tqdm = _tqdm()
     df = manifest(dataset)
     if files is not None:
         wanted = list(files)
