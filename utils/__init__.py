@@ -17,8 +17,10 @@ from . import config
 config.configure_tensorflow()
 
 from . import data, datasets, dedup, plots, splits  # noqa: E402
-from .config import by_mode  # noqa: E402, environment_report, is_quick, mode, seed_everything, setup
-from .data import DataError  # noqa: E402, ImageDecodeError, IntegrityError, MissingDataError, read_image
+from .config import (by_mode, environment_report, is_quick, mode,  # noqa: E402
+                     seed_everything, setup)
+from .data import (DataError, ImageDecodeError, IntegrityError,  # noqa: E402
+                   MissingDataError, read_image)
 
 __all__ = [
     "config", "data", "datasets", "dedup", "plots", "splits",

@@ -1,0 +1,162 @@
+"""Tests of utils.metrics: every hand-written metric against scikit-learn, the intervals
+against known values and scipy, the plots and the split-variability simulation."""
+import numpy as np
+import pytest
+
+from utils import metrics
+
+sk = pytest.importorskip("sklearn.metrics")
+
+
+@pytest.fixture
+def labels():
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 2, 200)
+    scores = np.clip(0.35 * y_true + rng.normal(0.35, 0.25, 200), 0, 1)
+    return y_true, scores, (scores > 0.5).astype(int)
+
+
+def test_confusion_counts_match_sklearn(labels):
+    y_true, _, y_pred = labels
+    c = metrics.confusion_counts(y_true, y_pred)
+    tn, fp, fn, tp = sk.confusion_matrix(y_true, y_pred).ravel()
+    assert (c["tp"], c["tn"], c["fp"], c["fn"]) == (tp, tn, fp, fn)
+    assert sum(c.values()) == len(y_true)
+
+
+def test_confusion_counts_other_positive_label():
+    c = metrics.confusion_counts(["yes", "no", "yes"], ["yes", "yes", "no"], positive="yes")
+    assert c == {"tp": 1, "tn": 0, "fp": 1, "fn": 1}
+
+
+def test_confusion_counts_rejects_bad_input():
+    with pytest.raises(ValueError, match="entries"):
+        metrics.confusion_counts([0, 1], [0])
+    with pytest.raises(ValueError, match="binary"):
+        metrics.confusion_counts([0, 1, 2], [0, 1, 2])
+
+
+def test_metrics_match_sklearn(labels):
+    y_true, _, y_pred = labels
+    m = metrics.classification_metrics(y_true, y_pred)
+    assert m["accuracy"] == pytest.approx(sk.accuracy_score(y_true, y_pred))
+    assert m["precision"] == pytest.approx(sk.precision_score(y_true, y_pred))
+    assert m["recall"] == pytest.approx(sk.recall_score(y_true, y_pred))
+    assert m["specificity"] == pytest.approx(sk.recall_score(y_true, y_pred, pos_label=0))
+    assert m["f1"] == pytest.approx(sk.f1_score(y_true, y_pred))
+    assert m["balanced_accuracy"] == pytest.approx(sk.balanced_accuracy_score(y_true, y_pred))
+    assert m["npv"] == pytest.approx(sk.precision_score(y_true, y_pred, pos_label=0))
+
+
+def test_metrics_from_counts_by_hand():
+    m = metrics.metrics_from_counts(tp=32, tn=44, fp=16, fn=8)
+    assert m["accuracy"] == pytest.approx(0.76)           # the paper's eq. (1)
+    assert m["precision"] == pytest.approx(32 / 48)
+    assert m["recall"] == pytest.approx(0.8)
+    assert m["specificity"] == pytest.approx(44 / 60)
+    assert m["f1"] == pytest.approx(2 * (32 / 48) * 0.8 / (32 / 48 + 0.8))
+
+
+def test_zero_division_is_zero_like_sklearn():
+    y_true, y_pred = np.array([1, 1, 0, 0]), np.zeros(4, int)   # never predicts positive
+    m = metrics.classification_metrics(y_true, y_pred)
+    assert m["precision"] == 0.0 and m["recall"] == 0.0 and m["specificity"] == 1.0
+    assert np.isnan(metrics.metrics_from_counts(0, 4, 0, 0, zero_division=np.nan)["precision"])
+
+
+def test_always_yes_baseline():
+    y = np.array([1] * 61 + [0] * 39)
+    m = metrics.classification_metrics(y, np.ones_like(y))
+    assert m["accuracy"] == pytest.approx(0.61)
+    assert m["recall"] == 1.0 and m["specificity"] == 0.0 and m["balanced_accuracy"] == 0.5
+
+
+def test_auc_by_pairs_matches_sklearn(labels):
+    y_true, scores, _ = labels
+    assert metrics.auc_by_pairs(y_true, scores) == pytest.approx(sk.roc_auc_score(y_true, scores))
+    tied = np.round(scores, 1)   # many ties count one half
+    assert metrics.auc_by_pairs(y_true, tied) == pytest.approx(sk.roc_auc_score(y_true, tied))
+    with pytest.raises(ValueError):
+        metrics.auc_by_pairs([1, 1], [0.2, 0.3])
+
+
+def test_wilson_paper_example():
+    lo, hi = metrics.wilson_ci(40, 51)        # 78 % of 51 test images
+    assert lo == pytest.approx(0.654, abs=2e-3) and hi == pytest.approx(0.875, abs=2e-3)
+
+
+@pytest.mark.parametrize("k,n", [(0, 10), (3, 10), (40, 51), (51, 51), (700, 1000)])
+def test_wilson_matches_scipy(k, n):
+    stats = pytest.importorskip("scipy.stats")
+    ref = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    lo, hi = metrics.wilson_ci(k, n)
+    assert (lo, hi) == pytest.approx((ref.low, ref.high), abs=1e-9)
+    assert 0.0 <= lo <= k / n <= hi <= 1.0
+
+
+def test_wilson_narrows_with_n_and_confidence():
+    w = lambda ci: ci[1] - ci[0]  # noqa: E731
+    assert w(metrics.wilson_ci(80, 100)) < w(metrics.wilson_ci(8, 10))
+    assert w(metrics.wilson_ci(8, 10, 0.90)) < w(metrics.wilson_ci(8, 10, 0.99))
+    with pytest.raises(ValueError):
+        metrics.wilson_ci(11, 10)
+    with pytest.raises(ValueError):
+        metrics.wilson_ci(1, 10, confidence=95)
+
+
+def test_wald_is_symmetric_and_can_leave_unit_interval():
+    lo, hi = metrics.wald_ci(40, 51)
+    assert (40 / 51 - lo) == pytest.approx(hi - 40 / 51)
+    assert metrics.wald_ci(10, 10) == (1.0, 1.0)         # the Wald interval collapses at p = 1
+    assert metrics.wilson_ci(10, 10)[0] < 0.75
+
+
+def test_bootstrap_ci(labels):
+    y_true, _, y_pred = labels
+    acc = np.mean(y_true == y_pred)
+    lo, hi, samples = metrics.bootstrap_ci(y_true, y_pred, n_boot=500, seed=1, return_samples=True)
+    assert lo < acc < hi and len(samples) == 500
+    assert metrics.bootstrap_ci(y_true, y_pred, n_boot=500, seed=1) == (lo, hi)
+    wl, wh = metrics.wilson_ci(int((y_true == y_pred).sum()), len(y_true))
+    assert abs(lo - wl) < 0.05 and abs(hi - wh) < 0.05    # both describe the same uncertainty
+    f1_lo, f1_hi = metrics.bootstrap_ci(y_true, y_pred, metric=sk.f1_score, n_boot=200)
+    assert 0 <= f1_lo <= f1_hi <= 1
+
+
+def test_plots_return_titled_figures(labels):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    y_true, scores, y_pred = labels
+    fig = metrics.plot_confusion(y_true, y_pred, title="CM")
+    ax = fig.axes[0]
+    assert ax.get_title() == "CM" and ax.get_xlabel() == "predicted class"
+    texts = [t.get_text() for t in ax.texts]
+    c = metrics.confusion_counts(y_true, y_pred)
+    assert any(t.startswith(f"TP = {c['tp']}") for t in texts)
+    fig2 = metrics.plot_roc_pr(y_true, scores, title="Curves")
+    assert len(fig2.axes) == 2 and fig2._suptitle.get_text() == "Curves"
+    assert "AUC" in fig2.axes[0].get_legend().get_texts()[0].get_text()
+    plt.close("all")
+
+
+def test_split_variability_and_cross_validate():
+    from sklearn.linear_model import LogisticRegression
+
+    from utils import splits
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 60)
+    X = rng.normal(size=(120, 5)) + y[:, None] * 0.8
+    groups = np.arange(120) // 2                     # pairs of "duplicates"
+    make = lambda: LogisticRegression()              # noqa: E731
+    df = metrics.split_variability(X, y, make, n_repeats=6, groups=groups, seed=3)
+    assert list(df["seed"]) == [3, 4, 5, 6, 7, 8]
+    assert df["accuracy"].between(0, 1).all() and df["accuracy"].nunique() > 1
+    assert (df["n_test"] == 24).all()
+    df_random = metrics.split_variability(X, y, make, n_repeats=3)
+    assert len(df_random) == 3 and (df_random["majority"] == 0.5).all()
+    folds = splits.grouped_kfold(y, groups, 4)
+    scores = metrics.cross_validate(X, y, folds, make)
+    assert scores.shape == (4,) and scores.mean() > 0.6

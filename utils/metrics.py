@@ -1,0 +1,259 @@
+"""Evaluating a binary classifier: counts, metrics, confidence intervals, plots, split variability.
+
+Everything is written out from the four counts of the confusion matrix so that a reader can
+follow it by hand; the chapter checks each function against scikit-learn.  Class 1 (tumour,
+"yes") is the positive class unless ``positive`` says otherwise.
+"""
+from __future__ import annotations
+
+from statistics import NormalDist
+
+import numpy as np
+
+METRICS = ("accuracy", "precision", "recall", "specificity", "f1", "balanced_accuracy", "npv")
+
+
+# --------------------------------------------------------------------------------------------
+# Counts and metrics
+# --------------------------------------------------------------------------------------------
+def confusion_counts(y_true, y_pred, positive=1) -> dict:
+    """The four counts ``{"tp", "tn", "fp", "fn"}`` of a binary prediction.
+
+    TP: positive predicted positive; TN: negative predicted negative; FP: negative predicted
+    positive (false alarm); FN: positive predicted negative (missed case).
+    """
+    t = np.asarray(y_true).ravel()
+    p = np.asarray(y_pred).ravel()
+    if t.shape != p.shape:
+        raise ValueError(f"y_true has {t.size} entries but y_pred has {p.size}")
+    labels = set(np.unique(t)) | set(np.unique(p))
+    if len(labels) > 2:
+        raise ValueError(f"binary labels expected, got {sorted(labels)}; threshold scores first")
+    tp = int(np.sum((t == positive) & (p == positive)))
+    tn = int(np.sum((t != positive) & (p != positive)))
+    fp = int(np.sum((t != positive) & (p == positive)))
+    fn = int(np.sum((t == positive) & (p != positive)))
+    return {"tp": tp, "tn": tn, "fp": fp, "fn": fn}
+
+
+def _div(a: float, b: float, zero_division: float) -> float:
+    return float(a) / b if b else float(zero_division)
+
+
+def metrics_from_counts(tp: int, tn: int, fp: int, fn: int, zero_division: float = 0.0) -> dict:
+    """Accuracy (the paper's eq. 1), precision, recall (= sensitivity), specificity, F1,
+    balanced accuracy and negative predictive value from the four counts.
+
+    A ratio whose denominator is 0 (e.g. precision when nothing is predicted positive) is
+    ``zero_division`` (0.0, scikit-learn's default value).
+    """
+    accuracy = _div(tp + tn, tp + tn + fp + fn, zero_division)
+    precision = _div(tp, tp + fp, zero_division)
+    recall = _div(tp, tp + fn, zero_division)
+    specificity = _div(tn, tn + fp, zero_division)
+    f1 = _div(2 * tp, 2 * tp + fp + fn, zero_division)  # = harmonic mean of precision, recall
+    return {"accuracy": accuracy, "precision": precision, "recall": recall,
+            "specificity": specificity, "f1": f1,
+            "balanced_accuracy": (recall + specificity) / 2,
+            "npv": _div(tn, tn + fn, zero_division)}
+
+
+def classification_metrics(y_true, y_pred, positive=1, zero_division: float = 0.0) -> dict:
+    """Counts and metrics of a binary prediction in one dict (see :func:`metrics_from_counts`)."""
+    counts = confusion_counts(y_true, y_pred, positive)
+    return {**counts, **metrics_from_counts(**counts, zero_division=zero_division)}
+
+
+def auc_by_pairs(y_true, scores, positive=1) -> float:
+    """ROC AUC as a probability: the share of (positive, negative) pairs the scores rank right.
+
+    Ties count one half.  Equal to the area under the ROC curve (Mann-Whitney U / n_pos n_neg).
+    """
+    t = np.asarray(y_true).ravel() == positive
+    s = np.asarray(scores, dtype=float).ravel()
+    pos, neg = s[t], s[~t]
+    if not len(pos) or not len(neg):
+        raise ValueError("AUC needs at least one positive and one negative example")
+    diff = pos[:, None] - neg[None, :]
+    return float(((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size)
+
+
+# --------------------------------------------------------------------------------------------
+# Confidence intervals
+# --------------------------------------------------------------------------------------------
+def _z(confidence: float) -> float:
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, not {confidence}")
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def wilson_ci(k: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a proportion ``k / n`` (e.g. correct / test images).
+
+    ``centre = (p + z^2/2n) / (1 + z^2/n)``, ``half = z sqrt(p(1-p)/n + z^2/4n^2) / (1 + z^2/n)``.
+    Unlike the textbook ``p +- z sqrt(p(1-p)/n)`` (Wald) interval it stays inside [0, 1] and
+    keeps its coverage for small ``n`` and for ``p`` near 0 or 1.  ``k`` may be fractional
+    (``k = p * n``) to draw the interval of a given accuracy for many ``n``.
+    """
+    if n <= 0:
+        raise ValueError("n must be positive")
+    if not 0 <= k <= n:
+        raise ValueError(f"k must be between 0 and n={n}, not {k}")
+    z = _z(confidence)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    lo = 0.0 if k == 0 else max(0.0, centre - half)   # exact at the ends (no round-off)
+    hi = 1.0 if k == n else min(1.0, centre + half)
+    return float(lo), float(hi)
+
+
+def wald_ci(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The normal-approximation (Wald) interval ``p +- z sqrt(p(1-p)/n)``, for comparison only."""
+    if n <= 0:
+        raise ValueError("n must be positive")
+    z = _z(confidence)
+    p = k / n
+    half = z * np.sqrt(p * (1 - p) / n)
+    return float(p - half), float(p + half)
+
+
+def bootstrap_ci(y_true, y_pred, metric=None, n_boot: int = 2000, confidence: float = 0.95,
+                 seed: int = 0, return_samples: bool = False):
+    """Percentile bootstrap interval of ``metric(y_true, y_pred)`` (default: accuracy).
+
+    The test set is resampled with replacement ``n_boot`` times.  ``metric`` is any function
+    of ``(y_true, y_pred)``; a resample where it is undefined (raises) is skipped.
+    """
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    if len(t) != len(p):
+        raise ValueError(f"y_true has {len(t)} entries but y_pred has {len(p)}")
+    if metric is None:
+        def metric(a, b):
+            return float(np.mean(a == b))
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(int(n_boot)):
+        idx = rng.integers(0, len(t), len(t))
+        try:
+            values.append(float(metric(t[idx], p[idx])))
+        except (ValueError, ZeroDivisionError):
+            continue
+    values = np.asarray(values)
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(values, [alpha, 1 - alpha])
+    return (float(lo), float(hi), values) if return_samples else (float(lo), float(hi))
+
+
+# --------------------------------------------------------------------------------------------
+# Plots
+# --------------------------------------------------------------------------------------------
+def plot_confusion(y_true, y_pred, labels=("no", "yes"), ax=None, title: str = "Confusion matrix",
+                   positive=1, cmap: str = "Blues"):
+    """Seaborn heatmap of the 2x2 confusion matrix: rows true class, columns predicted class.
+
+    Each cell shows the count, its share of the row (recall of that class) and its name
+    (TN, FP, FN, TP).  Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    c = confusion_counts(y_true, y_pred, positive)
+    m = np.array([[c["tn"], c["fp"]], [c["fn"], c["tp"]]])
+    names = np.array([["TN", "FP"], ["FN", "TP"]])
+    rows = m.sum(1, keepdims=True)
+    share = np.divide(m, rows, out=np.zeros_like(m, dtype=float), where=rows > 0)
+    annot = np.array([[f"{names[i, j]} = {m[i, j]}\n({share[i, j]:.0%} of row)" for j in range(2)]
+                      for i in range(2)])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 3.6))
+    sns.heatmap(m, annot=annot, fmt="", cmap=cmap, cbar=False, ax=ax, square=True,
+                xticklabels=list(labels), yticklabels=list(labels), linewidths=1, linecolor="white",
+                annot_kws={"fontsize": 10})
+    ax.set(xlabel="predicted class", ylabel="true class", title=title)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_roc_pr(y_true, scores, title: str | None = None, label: str = "model", axes=None,
+                positive=1):
+    """ROC curve (with AUC) and precision-recall curve (with average precision), side by side.
+
+    Chance level is drawn in both: the diagonal for ROC, the positive share (prevalence) for
+    precision-recall.  Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
+    t = np.asarray(y_true).ravel() == positive
+    s = np.asarray(scores, dtype=float).ravel()
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9, 4))
+    fpr, tpr, _ = roc_curve(t, s)
+    auc = roc_auc_score(t, s)
+    axes[0].plot(fpr, tpr, lw=2, label=f"{label} (AUC = {auc:.2f})")
+    axes[0].plot([0, 1], [0, 1], "k--", lw=1, label="chance (AUC = 0.50)")
+    axes[0].set(xlabel="false positive rate (1 - specificity)", ylabel="true positive rate (recall)",
+                title="ROC curve", xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))
+    prec, rec, _ = precision_recall_curve(t, s)
+    ap = average_precision_score(t, s)
+    axes[1].step(rec, prec, where="post", lw=2, label=f"{label} (AP = {ap:.2f})")
+    axes[1].axhline(t.mean(), color="k", ls="--", lw=1, label=f"chance (prevalence {t.mean():.2f})")
+    axes[1].set(xlabel="recall (sensitivity)", ylabel="precision", title="Precision-recall curve",
+                xlim=(-0.02, 1.02), ylim=(0, 1.02))
+    for ax in axes:
+        ax.legend(loc="lower right" if ax is axes[0] else "lower center", fontsize=8)
+    fig = axes[0].figure
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# How much does one split say?
+# --------------------------------------------------------------------------------------------
+def default_model():
+    """A cheap, real classifier for pixel features: standardise, then L2 logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=2000))
+
+
+def cross_validate(X, y, folds, make_model=None) -> np.ndarray:
+    """Accuracy of a fresh ``make_model()`` on each ``(train_idx, test_idx)`` of ``folds``."""
+    make_model = make_model or default_model
+    X, y = np.asarray(X), np.asarray(y)
+    return np.array([make_model().fit(X[tr], y[tr]).score(X[te], y[te]) for tr, te in folds])
+
+
+def split_variability(X, y, make_model=None, n_repeats: int = 100, test_size: float = 0.2,
+                      groups=None, seed: int = 0):
+    """Train and test a fresh model on ``n_repeats`` different train/test splits.
+
+    Each repeat uses seed ``seed + i``; with ``groups`` the splits are grouped
+    (:func:`utils.splits.grouped_holdout`), otherwise random and stratified.  Returns a
+    DataFrame with one row per split: ``seed, n_test, accuracy`` and the accuracy of always
+    predicting the training set's majority class (``majority``).
+    """
+    import pandas as pd
+
+    from . import splits
+
+    make_model = make_model or default_model
+    X, y = np.asarray(X), np.asarray(y)
+    rows = []
+    for i in range(int(n_repeats)):
+        s = seed + i
+        if groups is None:
+            tr, te = splits.random_holdout(y, test_size=test_size, seed=s)
+        else:
+            tr, te = splits.grouped_holdout(y, groups, test_size=test_size, seed=s)
+        model = make_model().fit(X[tr], y[tr])
+        majority = np.bincount(y[tr]).argmax()
+        rows.append({"seed": s, "n_test": len(te), "accuracy": float(model.score(X[te], y[te])),
+                     "majority": float(np.mean(y[te] == majority))})
+    return pd.DataFrame(rows)
