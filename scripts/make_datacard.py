@@ -37,6 +37,7 @@ PROBLEMS = {
   split in this book is grouped by near-duplicate group.
 - **Mixed formats.** Six files named `.jpg` are PNG images; modes include RGB, grayscale, RGBA and
   palette. The loader decodes by content.
+- **Label error.** `yes/Y248.JPG` is an abdominal CT slice, not a brain MRI, labelled "tumour".
 - **Mixed sizes and sequences.** From about 150 to 1920 pixels wide; T1, T2 and FLAIR slices are
   mixed, some with text or rulers. Labels are image-level (tumour or not), with no patient ids.
 - **Provenance.** The Kaggle set (Navoneel Chakrabarty, 2019) states no acquisition details; the
@@ -44,6 +45,7 @@ PROBLEMS = {
     "brain_mri_masks": """**Known problems.**
 - Masks exist for 128 of the 155 tumour images; their author and method are not documented, so
   they serve teaching, not clinical benchmarking.
+- The mask of `Y102` marks a region at the back of the skull, not the visible lesion.
 - Masks are JPEG (threshold at 127 to binarise); one mask (Y163) is 271x307 while its image is
   270x316 and must be resized (nearest neighbour) or dropped.
 - Names differ in case from the images (`Y1.jpg` vs `Y1.JPG`); `image` in the manifest pairs them.""",

@@ -162,6 +162,23 @@ fig = plots.image_grid(overlays, titles=show["image"].str.split("/").str[1], nco
                        suptitle="Tumour masks (red) over their MRI")
 """),
 md("""
+## Errors in labels and masks
+
+Looking at every image pays off. Two problems no hash can find: `yes/Y248.JPG` is not a brain MRI
+at all but an abdominal CT slice (liver, kidneys, spine), filed under "tumour"; and the mask of
+`Y102` marks a region at the back of the skull while the bright lesion sits elsewhere. The book
+keeps both files (removing data silently would hide the problem) and names them wherever they
+matter: a model that "correctly" calls Y248 a tumour has learned nothing about tumours.
+"""),
+code("""
+masks = pairs.set_index("file")
+odd = [utils.read_image(brain.set_index("file").loc["yes/Y248.JPG", "path"]),
+       plots.overlay(utils.read_image(masks.loc["Y102.jpg", "image_path"]),
+                     utils.read_image(masks.loc["Y102.jpg", "mask_path"]) > 127)]
+fig = plots.image_grid(odd, titles=["yes/Y248.JPG: an abdominal CT labelled 'tumour'",
+                                    "Y102: the mask (red) misses the lesion"], ncols=2, size=4)
+"""),
+md("""
 ## The chest X-ray set
 
 Three classes: COVID-19 X-rays from the ieee8023 collection {cite}`cohen2020covid` with
@@ -221,6 +238,8 @@ md("""
   pictures; grouped splits keep copies of one picture on one side.
 - Formats lie (PNG files named `.jpg`), sizes vary by an order of magnitude, and the classes are
   imbalanced; the loader handles the formats, the chapters handle the rest.
+- Labels and masks contain errors (an abdominal CT labelled "tumour", a misplaced mask): look
+  at your data before you trust a score computed on it.
 - The chest X-ray classes come from different populations and sources: a warning for any
   accuracy measured on them.
 - All data are fetched by `utils`, verified by sha256, and described in {doc}`../book/data`.
