@@ -26,15 +26,16 @@ def repository() -> tuple[str, str]:
     return cfg["repository"]["url"], cfg["repository"].get("branch", "main")
 
 
-def setup_cell_source(url: str | None = None, branch: str | None = None) -> str:
-    """The source of the setup cell shared by every chapter."""
+def setup_cell_source(url: str | None = None, branch: str | None = None,
+                      home: str = COLAB_DIR) -> str:
+    """The source of the setup cell shared by every chapter (``url``/``home`` for tests)."""
     if url is None or branch is None:
         url, branch = repository()
     return f'''# Setup. In Colab: fetch the book's code and install what Colab lacks (TensorFlow is kept).
 # Locally (after the README's install) this cell does nothing.
 import os, subprocess, sys
 if "google.colab" in sys.modules:
-    REPO, BRANCH, HOME = "{url}", "{branch}", "{COLAB_DIR}"
+    REPO, BRANCH, HOME = "{url}", "{branch}", "{home}"
     if not os.path.isdir(HOME):
         subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", BRANCH, REPO, HOME], check=True)
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r", HOME + "/requirements.txt"], check=True)
