@@ -10,6 +10,19 @@ from . import data, dedup
 
 CHEST_CLASSES = ("covid", "normal", "viral_pneumonia")
 
+# Problems found by looking at the images (see the data tour).  The files stay in the data:
+# removing them silently would hide the problem; tables carry an ``issue`` column instead.
+KNOWN_ISSUES = {
+    "brain_mri": {
+        "yes/Y248.JPG": "not a brain MRI: an abdominal CT slice (liver, spleen, stomach, spine) "
+                        "labelled 'tumour'",
+    },
+    "brain_mri_masks": {
+        "Y102.jpg": "the mask marks a region at the back of the skull, not the visible lesion",
+        "Y163.jpg": "mask is 271x307 pixels, its image 270x316",
+    },
+}
+
 
 @dataclass
 class ImageSet:
@@ -38,11 +51,13 @@ def _brain_table_cached(max_distance: int):
     small = [data.read_image(p, mode="L") for p in df["path"]]
     df["exact_group"] = dedup.exact_groups(df["sha256"])
     df["near_group"] = dedup.near_groups(small, max_distance=max_distance, exact=df["exact_group"])
+    df["issue"] = df["file"].map(KNOWN_ISSUES["brain_mri"]).fillna("")
     return df
 
 
 def brain_mri_table(max_distance: int = 20):
-    """The 253 brain MRI files: path, label (yes/no), y (1 = tumour), exact and near groups."""
+    """The 253 brain MRI files: path, label (yes/no), y (1 = tumour), exact and near groups,
+    and ``issue`` (a known problem of the file, see :data:`KNOWN_ISSUES`; empty for most)."""
     return _brain_table_cached(max_distance).copy()
 
 
@@ -82,6 +97,7 @@ def brain_mri_mask_pairs():
     masks["image_size"] = sizes_i
     masks["mask_size"] = sizes_m
     masks["size_mismatch"] = [a != b for a, b in zip(sizes_i, sizes_m)]
+    masks["issue"] = masks["file"].map(KNOWN_ISSUES["brain_mri_masks"]).fillna("")
     return masks.reset_index(drop=True)
 
 

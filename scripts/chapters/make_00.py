@@ -55,8 +55,8 @@ fig = plots.image_grid([utils.read_image(p) for p in sample["path"]],
 """),
 md("""
 The images are not a curated research set: slices come in very different sizes, crops,
-contrasts (T1, T2, FLAIR) and some carry text or rulers. The classes are also imbalanced
-(61 % tumour), so a model that always answers "yes" already scores 61 % accuracy.
+contrasts (T1, T2, FLAIR) and some carry text or rulers. The classes are also imbalanced (see the share above): a model that always answers "yes"
+already scores that share as accuracy.
 
 ## Sizes and formats of all images
 
@@ -126,12 +126,17 @@ near_only = [files for files in audit["near_table"]["file"]
 fig = plots.group_rows([[path_of[f] for f in files] for files in near_only], max_groups=6)
 _ = fig.suptitle("Near-duplicates the byte hash misses: the same picture resized or re-encoded", y=1.02)
 """),
+code("""
+n_exact_copies = audit["n_files"] - audit["n_exact_groups"]
+n_near_extra = audit["n_exact_groups"] - audit["n_near_groups"]
+print(f"Byte hashing finds {n_exact_copies} redundant files; the perceptual hash merges "
+      f"{n_near_extra} more pictures; {len(audit['label_conflicts'])} groups mix the labels.")
+"""),
 md("""
-Byte hashing alone finds 25 redundant files; the perceptual hash finds about 19 more (the
-exact figures are in the table above, computed on every build). No group mixes the labels. With
-an 80/20 random split of 253 files, several of these groups fall on both sides, and the model is
-then tested on pictures it was trained on. Every split in this book is therefore *grouped* by
-near-duplicate group (`utils.splits.grouped_kfold`).
+With a random 80/20 split of 253 files, several of these groups fall on both sides, and the
+model is then tested on pictures it was trained on. Every split in this book is therefore
+*grouped* by near-duplicate group: `utils.splits.grouped_holdout` for one train/test split,
+`utils.splits.grouped_kfold` for cross-validation.
 """),
 code("""
 from utils import splits
@@ -142,7 +147,7 @@ pd.DataFrame({
     "test images": [len(test), len(grouped_test)],
     "duplicate groups on both sides": [splits.straddling_groups(train, test, brain["near_group"]),
                                         splits.straddling_groups(grouped_train, grouped_test, brain["near_group"])],
-}, index=["random 80/20 (the paper's protocol)", "grouped 80/20 (this book)"])
+}, index=["random 80/20 split (the paper's kind of protocol)", "grouped 80/20 split (this book)"])
 """),
 md("""
 ## Tumour masks for the brain MRI set
@@ -164,19 +169,23 @@ fig = plots.image_grid(overlays, titles=show["image"].str.split("/").str[1], nco
 md("""
 ## Errors in labels and masks
 
-Looking at every image pays off. Two problems no hash can find: `yes/Y248.JPG` is not a brain MRI
-at all but an abdominal CT slice (liver, kidneys, spine), filed under "tumour"; and the mask of
-`Y102` marks a region at the back of the skull while the bright lesion sits elsewhere. The book
-keeps both files (removing data silently would hide the problem) and names them wherever they
-matter: a model that "correctly" calls Y248 a tumour has learned nothing about tumours.
+Looking at every image pays off. Two problems no hash can find: one "tumour" image is not a brain
+MRI at all but an abdominal CT slice, and one tumour mask marks a region away from the visible
+lesion. The book keeps such files (removing data silently would hide the problem) and records
+them in `utils.datasets.KNOWN_ISSUES`; the tables carry them in an `issue` column, so a chapter
+can name them wherever they matter: a model that "correctly" calls that CT slice a tumour has
+learned nothing about tumours.
 """),
 code("""
-masks = pairs.set_index("file")
-odd = [utils.read_image(brain.set_index("file").loc["yes/Y248.JPG", "path"]),
-       plots.overlay(utils.read_image(masks.loc["Y102.jpg", "image_path"]),
-                     utils.read_image(masks.loc["Y102.jpg", "mask_path"]) > 127)]
-fig = plots.image_grid(odd, titles=["yes/Y248.JPG: an abdominal CT labelled 'tumour'",
-                                    "Y102: the mask (red) misses the lesion"], ncols=2, size=4)
+issues = pd.concat([brain.loc[brain["issue"] != "", ["file", "issue"]].assign(dataset="brain_mri"),
+                    pairs.loc[pairs["issue"] != "", ["file", "issue"]].assign(dataset="brain_mri_masks")])
+display(issues[["dataset", "file", "issue"]])
+odd_image = brain.loc[brain["issue"] != "", "path"].iloc[0]
+bad_mask = pairs[pairs["issue"].str.contains("lesion")].iloc[0]
+odd = [utils.read_image(odd_image),
+       plots.overlay(utils.read_image(bad_mask["image_path"]), utils.read_image(bad_mask["mask_path"]) > 127)]
+fig = plots.image_grid(odd, titles=[f"{brain.loc[brain['issue'] != '', 'file'].iloc[0]}: labelled 'tumour'",
+                                    f"{bad_mask['file']}: the mask (red) misses the lesion"], ncols=2, size=4)
 """),
 md("""
 ## The chest X-ray set
@@ -234,8 +243,8 @@ datasets.provenance()
 md("""
 ## Summary
 
-- The brain MRI set has 253 files, but only 228 distinct byte contents and about 209 distinct
-  pictures; grouped splits keep copies of one picture on one side.
+- The brain MRI set has fewer distinct pictures than files (exact and near-duplicates, counted
+  above); grouped splits keep copies of one picture on one side.
 - Formats lie (PNG files named `.jpg`), sizes vary by an order of magnitude, and the classes are
   imbalanced; the loader handles the formats, the chapters handle the rest.
 - Labels and masks contain errors (an abdominal CT labelled "tumour", a misplaced mask): look
@@ -261,18 +270,20 @@ answer = ...  # your code here: a number
 ex.check_png_count(answer)
 """),
 md("""
-```{admonition} Solution
+````{admonition} Solution
 :class: dropdown
 Filter the inventory by data set and compare the real format with the extension:
 
-    b = inv[inv["dataset"] == "brain_mri"]
-    answer = int(((b["format"] == "PNG") & (b["extension"] == ".jpg")).sum())   # 6 of the 8 PNG files
+```python
+b = inv[inv["dataset"] == "brain_mri"]
+answer = int(((b["format"] == "PNG") & (b["extension"] == ".jpg")).sum())
 ```
+````
 
 ```{admonition} Exercise 2: Keeping one copy
 :class: tip
 If you kept only one file of every near-duplicate group, how many brain MRI images would be left?
-What share of them would show a tumour?
+(Then look at the share of tumour images among them: does it change?)
 ```
 """),
 code("""
@@ -280,14 +291,16 @@ answer = ...  # your code here: the number of images left
 ex.check_distinct_pictures(answer)
 """),
 md("""
-```{admonition} Solution
+````{admonition} Solution
 :class: dropdown
 Keep the first file of each group:
 
-    first = brain.drop_duplicates("near_group")
-    answer = len(first)          # one image per near-duplicate group
-    first["y"].mean()            # the tumour share barely moves: no group mixes labels
+```python
+first = brain.drop_duplicates("near_group")
+answer = len(first)   # one image per near-duplicate group
+first["y"].mean()     # the tumour share barely moves: no group mixes labels
 ```
+````
 
 ```{admonition} Exercise 3: Patients
 :class: tip
@@ -300,16 +313,18 @@ answer = ...  # your code here: a patientid (a string)
 ex.check_top_patient(answer)
 """),
 md("""
-```{admonition} Solution
+````{admonition} Solution
 :class: dropdown
 Count images per patient:
 
-    counts = chest[chest["cls"] == "covid"].groupby("patientid").size()
-    answer = counts.idxmax()
+```python
+counts = chest[chest["cls"] == "covid"].groupby("patientid").size()
+answer = counts.idxmax()
+```
 
 Images of one patient share anatomy, devices and acquisition; a random split would test on
 patients the model has already seen. Split by `group` (patient) instead.
-```
+````
 """),
 ]
 write("notebooks/00_data_tour.ipynb", cells)
