@@ -131,4 +131,14 @@ def test_horizontal_edge_kernel():
     fb = conv.check_horizontal_edge_kernel(F.FILTERS["sobel x (vertical edges)"])
     assert not fb.ok
     assert "sum" in conv.check_horizontal_edge_kernel(np.ones((3, 3))).message
+    prewitt_y = np.array([[-1, -1, -1], [0, 0, 0], [1, 1, 1]])
+    assert conv.check_horizontal_edge_kernel(prewitt_y).ok
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_horizontal_edge_kernel_rejects_line_detectors(sign):
+    # sums to 0 and ignores vertical edges, but answers a step edge with a + and a - band
+    line = sign * np.array([[-1, -2, -1], [2, 4, 2], [-1, -2, -1]])
+    fb = conv.check_horizontal_edge_kernel(line)
+    assert not fb.ok and "both signs" in fb.message
     assert "3x3" in conv.check_horizontal_edge_kernel(np.ones((2, 2))).message

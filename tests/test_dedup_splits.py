@@ -142,6 +142,19 @@ def test_stratified_kfold_and_holdouts(grouped_data):
     assert splits.random_holdout(y, seed=3)[1].tolist() == splits.random_holdout(y, seed=3)[1].tolist()
 
 
+def test_groups_spread(grouped_data):
+    y, groups = grouped_data
+    assert splits.groups_spread(splits.grouped_kfold(y, groups, 5, seed=0), groups) == 0
+    random_folds = splits.stratified_kfold(y, 5, seed=0)
+    spread = splits.groups_spread(random_folds, groups)
+    multi = int((np.bincount(groups) > 1).sum())
+    assert 0 < spread <= multi
+    # by hand: groups 0 and 1 have two members each; 0 is split over two folds, 1 is not
+    g = np.array([0, 0, 1, 1, 2])
+    folds = [(np.array([1, 2, 3]), np.array([0, 4])), (np.array([0, 4]), np.array([1, 2, 3]))]
+    assert splits.groups_spread(folds, g) == 1
+
+
 def test_check_split_raises_on_overlap():
     with pytest.raises(ValueError, match="both train and test"):
         splits.check_split([0, 1, 2], [2, 3])

@@ -207,3 +207,42 @@ def test_receptive_field_figure():
     fig = F.receptive_field_figure(FIG2_X, FIG2_K, stride=2, padding=1)
     assert len(fig.axes) == 9
     plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- pooling (chapter 04)
+def test_pool2d_max_and_mean():
+    x = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]])
+    np.testing.assert_array_equal(F.pool2d(x), [[6, 8], [3, 4]])
+    np.testing.assert_allclose(F.pool2d(x, how="mean"), [[3.25, 5.25], [2, 2]])
+    np.testing.assert_allclose(F.pool2d(x, how="mean"), x.reshape(2, 2, 2, 2).mean(axis=(1, 3)))
+    assert F.pool2d(x, size=2, stride=1).shape == (3, 3)
+    assert F.pool2d(np.ones((5, 5)), size=3, stride=2).shape == (2, 2)   # floor((5 - 3) / 2) + 1
+    with pytest.raises(ValueError, match="how"):
+        F.pool2d(x, how="median")
+
+
+def test_pool2d_matches_keras():
+    keras = pytest.importorskip("keras")
+    x = np.random.default_rng(0).normal(size=(7, 9))
+    for size, stride in [(2, 2), (3, 2), (2, 1)]:
+        for how, cls in [("max", keras.layers.MaxPooling2D), ("mean", keras.layers.AveragePooling2D)]:
+            theirs = keras.ops.convert_to_numpy(cls(size, stride)(x[None, :, :, None].astype("float32")))
+            np.testing.assert_allclose(F.pool2d(x, size, stride, how), theirs[0, :, :, 0], atol=1e-5)
+
+
+def test_draw_matrix_with_blocks():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    blocks = np.kron([[0, 1], [2, 3]], np.ones((2, 2), int))
+    F.draw_matrix(ax, np.arange(16).reshape(4, 4), blocks=blocks, title="windows")
+    rgba = ax.images[0].get_array()
+    assert rgba.shape == (4, 4, 4)                              # coloured by block, not by value
+    assert np.allclose(rgba[0, 0], rgba[1, 1]) and not np.allclose(rgba[0, 0], rgba[0, 2])
+    assert [t.get_text() for t in ax.texts][:2] == ["0", "1"] and ax.get_title() == "windows"
+    with pytest.raises(ValueError, match="blocks"):
+        F.draw_matrix(ax, np.zeros((2, 2)), blocks=np.zeros((3, 3), int))
+    plt.close(fig)

@@ -21,6 +21,29 @@ def tiny():
     ])
 
 
+# ---------------------------------------------------------------- parameter table
+def test_parameter_table(tiny):
+    table = viz.parameter_table(tiny)
+    assert table["layer"].tolist() == ["conv1", "pool1", "conv2", "flat", "out"]
+    # conv1: (3*3*1 + 1) * 4; conv2: (3*3*4 + 1) * 6 on 8x8 -> 6x6x6 = 216 values; out: 216 + 1
+    assert table["parameters (formula)"].tolist() == [40, 0, 222, 0, 217]
+    assert (table["parameters (formula)"] == table["parameters (Keras)"]).all()
+    assert table["parameters (Keras)"].sum() == tiny.count_params()
+    assert table.loc[table["layer"] == "conv2", "output shape"].iloc[0] == (6, 6, 6)
+
+
+def test_parameter_table_without_bias_and_unknown_layers():
+    model = keras.Sequential([keras.Input((8, 8, 3)), layers.Conv2D(5, 3, use_bias=False, name="c"),
+                              layers.BatchNormalization(name="bn"), layers.Flatten(),
+                              layers.Dense(2, use_bias=False, name="d")])
+    with pytest.raises(ValueError, match="bn"):         # the formula does not cover batch norm
+        viz.parameter_table(model)
+    table = viz.parameter_table(model, check=False).set_index("layer")
+    assert table.loc["c", "parameters (formula)"] == 3 * 3 * 3 * 5
+    assert table.loc["d", "parameters (formula)"] == 6 * 6 * 5 * 2
+    assert table.loc["bn", "parameters (Keras)"] == 4 * 5
+
+
 # ---------------------------------------------------------------- receptive field
 def test_receptive_field_known_stacks():
     assert viz.receptive_field(["conv3", "conv3"])["receptive_field"].tolist() == [3, 5]

@@ -10,7 +10,9 @@ that Keras/TensorFlow compute the same numbers.
   (:class:`MLP`, :func:`relative_error`), and :func:`gradient_descent` for 2-D loss surfaces;
 * convolution: :func:`output_size`, :func:`conv2d_numpy` (multi-channel, several filters,
   stride, zero padding), :func:`conv_steps` and :func:`receptive_field_figure`, classic
-  :data:`FILTERS`.
+  :data:`FILTERS`;
+* pooling (chapter 04): :func:`pool2d` (max or average pooling with a plain loop);
+* drawing small matrices with their numbers: :func:`draw_matrix`.
 """
 from __future__ import annotations
 
@@ -448,16 +450,44 @@ def conv_steps(x, k, stride: int = 1, padding: int = 0) -> list[dict]:
     return steps
 
 
+def pool2d(x, size: int = 2, stride: int = 2, how: str = "max") -> np.ndarray:
+    """Pool a 2-D array with a ``size`` x ``size`` window moved by ``stride`` (no padding).
+
+    ``how`` is ``"max"`` (max pooling) or ``"mean"`` (average pooling).
+    """
+    if how not in ("max", "mean"):
+        raise ValueError(f"how must be 'max' or 'mean', not {how!r}")
+    x = np.asarray(x, dtype=float)
+    out_h = (x.shape[0] - size) // stride + 1
+    out_w = (x.shape[1] - size) // stride + 1
+    reduce = np.max if how == "max" else np.mean
+    out = np.empty((out_h, out_w))
+    for i in range(out_h):
+        for j in range(out_w):
+            window = x[i * stride:i * stride + size, j * stride:j * stride + size]
+            out[i, j] = reduce(window)
+    return out
+
+
 def draw_matrix(ax, M, highlight=None, color="tab:orange", fmt="{:g}", title=None,
-                cmap="Blues", fontsize: float = 10, pad: int = 0) -> None:
+                cmap="Blues", fontsize: float = 10, pad: int = 0, blocks=None) -> None:
     """Draw a small matrix with its numbers; ``highlight=(rows, cols)`` outlines a block.
 
-    ``pad`` greys the outer ``pad`` rings (zero padding).
+    ``pad`` greys the outer ``pad`` rings (zero padding).  ``blocks`` (an integer array of
+    ``M``'s shape) colours the cells by block id with a pastel palette instead of ``cmap``,
+    e.g. one colour per pooling window.
     """
     import matplotlib.patches as patches
+    import matplotlib.pyplot as plt
 
     M = np.asarray(M, dtype=float)
-    ax.imshow(M, cmap=cmap, vmin=min(M.min(), 0), vmax=max(M.max(), 1) * 1.6)
+    if blocks is not None:
+        blocks = np.asarray(blocks, dtype=int)
+        if blocks.shape != M.shape:
+            raise ValueError(f"blocks has shape {blocks.shape}, the matrix {M.shape}")
+        ax.imshow(plt.cm.Pastel1(blocks % plt.cm.Pastel1.N))
+    else:
+        ax.imshow(M, cmap=cmap, vmin=min(M.min(), 0), vmax=max(M.max(), 1) * 1.6)
     for (i, j), v in np.ndenumerate(M):
         padded = pad and (i < pad or j < pad or i >= M.shape[0] - pad or j >= M.shape[1] - pad)
         ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=fontsize,

@@ -60,3 +60,18 @@ def check_split(train_idx, test_idx, groups=None) -> None:
         n = straddling_groups(train_idx, test_idx, groups)
         if n:
             raise ValueError(f"{n} duplicate/patient groups straddle the split (leakage)")
+
+
+def groups_spread(folds, groups) -> int:
+    """How many groups have members in the test parts of more than one fold.
+
+    ``folds`` is a list of ``(train_idx, test_idx)`` pairs (as :func:`grouped_kfold` and
+    :func:`stratified_kfold` return). 0 means every group is tested inside one fold; a positive
+    number counts the groups whose members are tested against their own copies in training.
+    """
+    groups = np.asarray(groups)
+    folds_of: dict = {}
+    for i, (_, test) in enumerate(folds):
+        for g in groups[np.asarray(test)]:
+            folds_of.setdefault(g, set()).add(i)
+    return sum(len(f) > 1 for f in folds_of.values())

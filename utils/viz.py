@@ -2,6 +2,8 @@
 
 * :func:`layered_view` draws a Keras model as stacked boxes (visualkeras, the tool the paper
   used for its figure 11), made safe for Keras 3;
+* :func:`parameter_table` lists every layer's output shape and parameter count, by formula and
+  by Keras (and checks that the two agree);
 * :func:`receptive_field` computes, layer by layer, how many input pixels one output value sees;
 * :func:`feature_maps` returns what every (or the chosen) layer outputs for one image;
 * :func:`show_filters` and :func:`show_feature_maps` plot them.
@@ -98,6 +100,45 @@ def _keras_version() -> str:
         return metadata.version("keras")
     except metadata.PackageNotFoundError:  # pragma: no cover
         return "?"
+
+
+# --------------------------------------------------------------------------------------------
+# Parameter counts
+# --------------------------------------------------------------------------------------------
+def layer_parameters(layer) -> int:
+    """A layer's parameter count by formula: ``(k_h k_w C_in + 1) C_out`` for a 2-D convolution,
+    ``(n_in + 1) n_out`` for a dense layer (without the ``+ 1`` when the layer has no bias),
+    0 for every other layer (pooling, flatten, dropout, augmentation).
+    """
+    from keras import layers
+
+    bias = 1 if getattr(layer, "use_bias", False) else 0
+    if isinstance(layer, layers.Conv2D):
+        k_h, k_w = layer.kernel_size
+        return (k_h * k_w * layer.input.shape[-1] // layer.groups + bias) * layer.filters
+    if isinstance(layer, layers.Dense):
+        return (layer.input.shape[-1] + bias) * layer.units
+    return 0
+
+
+def parameter_table(model, check: bool = True):
+    """Output shape and parameter count of every layer of a built Keras model, by formula
+    (:func:`layer_parameters`) and by Keras's ``count_params()``.
+
+    With ``check`` (the default) a ``ValueError`` is raised when the two disagree, e.g. for a
+    layer type the formula does not cover.
+    """
+    import pandas as pd
+
+    rows = [{"layer": layer.name, "type": type(layer).__name__,
+             "output shape": tuple(layer.output.shape[1:]),
+             "parameters (formula)": layer_parameters(layer),
+             "parameters (Keras)": layer.count_params()} for layer in model.layers]
+    table = pd.DataFrame(rows)
+    bad = table[table["parameters (formula)"] != table["parameters (Keras)"]]
+    if check and len(bad):
+        raise ValueError(f"formula and Keras disagree for layers {bad['layer'].tolist()}")
+    return table
 
 
 # --------------------------------------------------------------------------------------------

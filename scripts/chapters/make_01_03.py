@@ -92,8 +92,9 @@ plus computer processing to produce cross-sections. For a model, the important d
 | radiation | yes (low dose) | yes (higher dose) | none |
 | in this book | chest X-rays (COVID-19, normal, pneumonia) | the DICOM example below | brain MRI slices (tumour yes/no) |
 
-Only CT has a physical unit. The same MRI tissue can be dark on one scanner and bright on another,
-which is one reason why every chapter rescales each image to [0, 1] before a model sees it.
+Only CT has a physical unit. The same MRI tissue can be dark on one scanner and bright on another.
+The book's images are 8-bit exports whose contrast was fixed when they were exported; every
+chapter divides their grey values (0 to 255) by 255 so that a model sees numbers in [0, 1].
 
 ## DICOM: the scanner's file format
 
@@ -145,7 +146,7 @@ ax.legend(fontsize=7, loc="upper right")
 md("""
 ## Windowing: lung, soft tissue and bone
 
-A CT slice spans about 3000 HU, a screen about 256 grey levels, and the eye distinguishes far
+A CT slice spans thousands of HU (this one about 2000), a screen about 256 grey levels, and the eye distinguishes far
 fewer. Radiologists therefore look through a **window**: a centre $c$ and a width $w$; values
 below $c - w/2$ are black, above $c + w/2$ white, and the grey range is spent on the $w$ HU in
 between. One slice, four ways to look at it:
@@ -164,13 +165,16 @@ the bone window keeps the inner structure of the vertebra visible, which the sof
 window saturates to white. A model that receives 8-bit images has
 been given *one* window: information outside it is lost before training starts.
 
-MRI has no HU. The MR header carries the window its author chose for display (centre 600, width
-1600); another scanner would need another window. Min-max scaling per image, what this book does
-for its JPEG MRIs, is the simplest normalisation.
+MRI has no HU. The MR header carries the window its author chose for display (printed below);
+another scanner would need another window. Min-max scaling per image (the darkest pixel becomes 0,
+the brightest 1) is the simplest normalisation of such arbitrary units. The book's JPEG and PNG
+images are already 8-bit, so its loaders use a fixed scaling instead: grey value / 255, the same
+for every image.
 """),
 code("""
 mr_pixels = mr.pixel_array.astype(float)
 c, w = float(mr.WindowCenter), float(mr.WindowWidth)
+print(f"MR header window: centre {c:g}, width {w:g}; stored values {mr_pixels.min():g} .. {mr_pixels.max():g}")
 shown = [F.apply_window(mr_pixels, c, w), (mr_pixels - mr_pixels.min()) / np.ptp(mr_pixels)]
 fig = plots.image_grid(shown, titles=[f"header window (C {c:g}, W {w:g})", "min-max scaled to [0, 1]"],
                        ncols=2, size=2.8, suptitle="MR_small.dcm: arbitrary units, two displays")
@@ -264,7 +268,9 @@ _ = fig.suptitle("Unsupervised clustering groups pixels by brightness; it does n
 """),
 md("""
 The clusters separate background, dark and bright tissue, which is useful, but no cluster is the
-tumour: its rim shares its brightness with the skull and healthy tissue. Telling tumour from
+tumour: its bright rim falls in one cluster with the bright ring around the brain (on this
+T1-weighted image that ring is scalp fat and the marrow inside the skull; the compact bone itself
+is the thin dark line within it), and its dark core in one cluster with dark healthy tissue. Telling tumour from
 healthy tissue needs examples labelled by an expert, i.e. supervised learning.
 
 ## Where deep learning helps a radiologist
@@ -338,10 +344,17 @@ answer = F.to_hounsfield(ct).min()   # = 1 * ct.pixel_array.min() + (-1024)
 *exercise(NB01, 2, "A brain window", """
 Head CTs are read in a *brain window* of centre 40 HU and width 80 HU. Apply it to the CT slice
 (in HU) so that the result lies in [0, 1], store it in `answer`, and look at it with `plt.imshow`.
-Why does nearly everything look black or white?
+Why do most pixels look black or white?
 """, "check_brain_window", """
 answer = F.apply_window(F.to_hounsfield(ct), center=40, width=80)
-# Only 0..80 HU get grey levels: most of this thoracic slice is lung (black) or bone (white).
+hu = F.to_hounsfield(ct)
+print(f"black (below 0 HU): {(hu < 0).mean():.0%}, grey (0 to 80 HU): {((hu >= 0) & (hu <= 80)).mean():.0%}, "
+      f"white (above 80 HU): {(hu > 80).mean():.0%}; lung (below -500 HU): {(hu < -500).mean():.0%}, "
+      f"bone (above 300 HU): {(hu > 300).mean():.0%}")
+# Only 0..80 HU (80 of the slice's ~2000 HU) get grey levels. About half of this thoracic slice
+# is below 0 HU (lung and air, but also fat and other tissue below water) and turns black; about
+# a fifth is denser than soft tissue (bone, but also tissue of 80..300 HU) and turns white. Lung
+# and bone alone are only about a quarter of the pixels; the window is simply far too narrow.
 """),
 *exercise(NB01, 3, "Which kind of learning?", """
 For each task say `"supervised"`, `"unsupervised"` or `"reinforcement"`:
@@ -444,8 +457,10 @@ table = pd.DataFrame({name: {"largest derivative": F.ACTIVATIONS[name][1](z).max
 table.round(6)
 """),
 md("""
-Backpropagation multiplies one such derivative per layer. The sigmoid's is at most 0.25, so after
-ten sigmoid layers the gradient has shrunk by at least $0.25^{10} \\approx 10^{-6}$, and it is
+Backpropagation multiplies one such derivative per layer (and the layer's weights). The sigmoid's
+is at most 0.25, so over ten sigmoid layers the activation factors alone contribute at most
+$0.25^{10} \\approx 10^{-6}$ (large weights could make up for part of it, small ones shrink it
+further), and each factor is
 close to zero whenever a unit saturates ($|z|$ large): the **vanishing gradient**. Tanh is
 zero-centred with derivative up to 1 but saturates too. ReLU's derivative is exactly 1 for every
 positive input, it is cheap to compute, and it is the most popular activation of CNNs
@@ -711,7 +726,7 @@ md("""
 A convolutional layer computes, at every position of the image, the dot product of a small set of
 weights (the **filter** or **kernel**) with the pixels under it (the **receptive field**), and
 writes the result into a **feature map** {cite}`dogan_paper`. This chapter computes that
-operation by hand, exactly as in the paper's Fig. 2, then adds stride, padding, channels and
+operation by hand on the kind of example the paper's Fig. 2 shows, then adds stride, padding, channels and
 filters, checks everything against TensorFlow, and applies classic filters to a brain MRI.
 
 **Learning objectives.** After this chapter you can
@@ -740,11 +755,12 @@ code("""
 env = utils.setup()
 """),
 md("""
-## The paper's Fig. 2, step by step
+## A convolution step by step (the paper's Fig. 2)
 
 The paper illustrates convolution on a 5x5 image with a 3x3 kernel and a stride of 1; the figure
-is taken from Yamashita et al. {cite}`yamashita2018convolutional`. We use the standard example of
-this operation, the binary input and kernel found in many textbooks and tutorials:
+is taken from Yamashita et al. {cite}`yamashita2018convolutional`. The paper's text gives only
+the caption, not the numbers, so we use the standard example of this kind, the binary input and
+kernel found in many textbooks and tutorials:
 """),
 code("""
 x = np.array([[1, 1, 1, 0, 0],
@@ -762,7 +778,8 @@ fig, axes = plt.subplots(1, 3, figsize=(8, 2.9), layout="constrained", gridspec_
 F.draw_matrix(axes[0], x, title="input 5x5")
 F.draw_matrix(axes[1], k, title="kernel 3x3", cmap="Oranges")
 F.draw_matrix(axes[2], out, title="feature map 3x3", cmap="Greens")
-_ = fig.suptitle("Fig. 2 of the paper: 5x5 input, 3x3 kernel, stride 1")
+_ = fig.suptitle("The standard example of the kind shown in the paper's Fig. 2 (from Yamashita et al.): "
+                 "5x5 input, 3x3 kernel, stride 1", fontsize=10)
 """),
 md("""
 The kernel starts at the top left, is multiplied element by element with the 3x3 patch under it,
@@ -775,7 +792,7 @@ for st in F.conv_steps(x, k):
     print(f"out[{st['row']},{st['col']}] = {terms} = {st['value']:g}")
 """),
 code("""
-fig = F.receptive_field_figure(x, k, suptitle="Fig. 2 step by step: the receptive field (orange) of each output value, kernel weights in red")
+fig = F.receptive_field_figure(x, k, suptitle="The Fig. 2-style example step by step: the receptive field (orange) of each output value, kernel weights in red")
 """),
 md("""
 ## Stride and zero padding
@@ -792,7 +809,7 @@ column runs `tf.nn.conv2d` with explicit padding):
 code("""
 import tensorflow as tf
 
-cases = [(5, 3, 1, 0, "Fig. 2"), (5, 3, 1, 1, "'same' padding keeps the size"), (5, 3, 2, 0, "stride 2"),
+cases = [(5, 3, 1, 0, "the Fig. 2 setting"), (5, 3, 1, 1, "'same' padding keeps the size"), (5, 3, 2, 0, "stride 2"),
          (5, 3, 2, 1, "stride 2 + padding"), (6, 3, 2, 0, "floor drops the last column"),
          (100, 3, 1, 0, "the paper's 100x100 image"), (224, 7, 2, 3, "ResNet's first layer"),
          (32, 5, 1, 2, "5x5 kernel, padding 2")]
@@ -874,7 +891,7 @@ print("ours = scipy correlate2d:                ", np.array_equal(ours, signal.c
 print("ours = scipy convolve2d:                 ", np.array_equal(ours, signal.convolve2d(x, sobel, mode="valid")))
 print("ours with flipped kernel = convolve2d:   ",
       np.array_equal(F.conv2d_numpy(x, sobel[::-1, ::-1]), signal.convolve2d(x, sobel, mode="valid")))
-print("symmetric Fig. 2 kernel: flip changes nothing:", np.array_equal(signal.convolve2d(x, k, mode="valid"), out))
+print("symmetric example kernel: flip changes nothing:", np.array_equal(signal.convolve2d(x, k, mode="valid"), out))
 """),
 md("""
 For a network the difference does not matter: the kernel is learned, and a network trained with
@@ -927,8 +944,8 @@ of a trained network typically ends up with edge and blob detectors much like th
 ## Summary
 
 - A convolutional layer slides a kernel over the input; each output value is the dot product of
-  the kernel with its receptive field (plus a bias). The paper's Fig. 2 gives
-  [[4, 3, 4], [2, 4, 3], [2, 3, 4]].
+  the kernel with its receptive field (plus a bias). The standard example of the kind shown in
+  the paper's Fig. 2 (from Yamashita et al.) gives [[4, 3, 4], [2, 4, 3], [2, 3, 4]].
 - Output size: $\\lfloor (n + 2p - k)/s \\rfloor + 1$. Padding keeps the size, stride shrinks it.
 - A filter spans all input channels; $F$ filters give $F$ feature maps and
   $k \\cdot k \\cdot C \\cdot F + F$ parameters, independent of the image size.
@@ -945,7 +962,7 @@ of the output? Use the formula, then confirm with `F.output_size` or `F.conv2d_n
 answer = (224 + 2 * 3 - 7) // 2 + 1   # = 112 = F.output_size(224, 7, 2, 3)
 """),
 *exercise(NB03, 2, "A vertical-edge feature map", """
-Apply the kernel `ex.EDGE_KERNEL` = [[1, 0, -1], [1, 0, -1], [1, 0, -1]] to the Fig. 2 input `x`
+Apply the kernel `ex.EDGE_KERNEL` = [[1, 0, -1], [1, 0, -1], [1, 0, -1]] to the 5x5 example input `x`
 (stride 1, no padding) the way a CNN does. Store the 3x3 feature map in `answer`. Then compare
 with `signal.convolve2d(x, ex.EDGE_KERNEL, mode="valid")`: why does it differ?
 """, "check_edge_feature_map", """
@@ -961,7 +978,8 @@ answer = 3 * 3 * 3 * 32 + 32   # = 896
 """),
 *exercise(NB03, 4, "Design a horizontal-edge detector", """
 Write a 3x3 kernel that gives a **positive** response where the image goes from dark (above) to
-bright (below), no response on flat regions, and (almost) none at vertical edges. Store it in
+bright (below), and only a positive one (no negative band next to it), no response on flat
+regions, and (almost) none at vertical edges. Store it in
 `answer` and apply it to `mri` with `F.conv2d_numpy(mri, answer, padding="same")`.
 """, "check_horizontal_edge_kernel", """
 answer = np.array([[-1, -2, -1],

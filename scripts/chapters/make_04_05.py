@@ -47,6 +47,8 @@ maps, how far each of its neurons can see, and a drawing of its architecture.
 """),
 setup(),
 code("""
+import inspect
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -54,6 +56,7 @@ from matplotlib.patches import Rectangle
 
 import utils
 from utils import datasets, metrics, plots, splits, viz
+from utils import fundamentals as F
 from utils.checks import pooling_cnn as ex
 """),
 code("""
@@ -68,29 +71,19 @@ weights on every run (on the same machine and library versions).
 A pooling layer slides a small window over each feature map and replaces the values under the
 window by one number: their **maximum** (max pooling) or their **mean** (average pooling). With
 a 2x2 window and stride 2 the windows do not overlap, and every map shrinks to half its height
-and width. A pooling layer has no weights to learn {cite}`dogan_paper`. Here is the paper's
-Fig. 3 example, a 4x4 input, computed with a plain loop:
+and width. A pooling layer has no weights to learn {cite}`dogan_paper`. The paper's Fig. 3
+illustrates this; its text gives only the caption, not the numbers, so we use the standard
+example of that kind, a 4x4 input. `utils.fundamentals.pool2d` computes it with a plain loop:
 """),
 code("""
-def pool2d(x, size=2, stride=2, how="max"):
-    \"\"\"Pool a 2-D array with a size x size window moved by `stride` (no padding).\"\"\"
-    x = np.asarray(x, dtype=float)
-    out_h = (x.shape[0] - size) // stride + 1
-    out_w = (x.shape[1] - size) // stride + 1
-    reduce = np.max if how == "max" else np.mean
-    out = np.empty((out_h, out_w))
-    for i in range(out_h):
-        for j in range(out_w):
-            window = x[i * stride:i * stride + size, j * stride:j * stride + size]
-            out[i, j] = reduce(window)
-    return out
-
-
+print(inspect.getsource(F.pool2d))
+"""),
+code("""
 x = np.array([[1, 1, 2, 4],
               [5, 6, 7, 8],
               [3, 2, 1, 0],
               [1, 2, 3, 4]])
-max_out, avg_out = pool2d(x, how="max"), pool2d(x, how="mean")
+max_out, avg_out = F.pool2d(x, how="max"), F.pool2d(x, how="mean")
 print("max pooling:\\n", max_out, "\\naverage pooling:\\n", avg_out)
 """),
 md("""
@@ -111,22 +104,13 @@ print("NumPy and Keras agree; trainable parameters of a pooling layer:",
       layers.MaxPooling2D(2).count_params())
 """),
 code("""
-palette = plt.cm.Pastel1(np.arange(4))
 blocks = np.array([[0, 1], [2, 3]])                  # one colour per 2x2 window
-
-
-def draw_matrix(ax, values, block_ids, title):
-    ax.imshow(palette[block_ids])
-    for (i, j), v in np.ndenumerate(values):
-        ax.text(j, i, f"{v:g}", ha="center", va="center", fontsize=13)
-    ax.set(title=title, xticks=[], yticks=[])
-
-
 fig, axes = plt.subplots(1, 3, figsize=(9, 3.3), gridspec_kw={"width_ratios": [2, 1, 1]})
-draw_matrix(axes[0], x, np.kron(blocks, np.ones((2, 2), int)), "input 4x4 (windows coloured)")
-draw_matrix(axes[1], max_out, blocks, "max pooling")
-draw_matrix(axes[2], avg_out, blocks, "average pooling")
-fig.suptitle("2x2 pooling with stride 2 (the paper's Fig. 3)")
+F.draw_matrix(axes[0], x, blocks=np.kron(blocks, np.ones((2, 2), int)), fontsize=13,
+              title="input 4x4 (windows coloured)")
+F.draw_matrix(axes[1], max_out, blocks=blocks, fontsize=13, title="max pooling")
+F.draw_matrix(axes[2], avg_out, blocks=blocks, fontsize=13, title="average pooling")
+fig.suptitle("2x2 pooling with stride 2 (an example of the kind shown in the paper's Fig. 3)")
 fig.tight_layout()
 """),
 md("""
@@ -198,28 +182,14 @@ learnable weight {cite}`dogan_paper`. Counting parameters shows where a network'
 
 The paper's brain tumour CNN (section 3) has two blocks of two 4x4 convolutions (32 and 16
 filters, ReLU) followed by 2x2 max pooling, then flatten and a single sigmoid output. We build
-it on 128x128 grayscale input and check the formulas against Keras:
+it on 128x128 grayscale input and check the formulas against Keras with
+`utils.viz.parameter_table`, which computes every layer's count by the formulas above and
+raises an error if Keras counts differently:
 """),
 code("""
-def parameter_table(model):
-    \"\"\"Output shape and parameter count of every layer, by formula and by Keras.\"\"\"
-    rows = []
-    for layer in model.layers:
-        if isinstance(layer, layers.Conv2D):
-            k_h, k_w = layer.kernel_size
-            formula = (k_h * k_w * layer.input.shape[-1] + 1) * layer.filters
-        elif isinstance(layer, layers.Dense):
-            formula = (layer.input.shape[-1] + 1) * layer.units
-        else:
-            formula = 0
-        rows.append({"layer": layer.name, "type": type(layer).__name__,
-                     "output shape": tuple(layer.output.shape[1:]),
-                     "parameters (formula)": formula, "parameters (Keras)": layer.count_params()})
-    table = pd.DataFrame(rows)
-    assert (table["parameters (formula)"] == table["parameters (Keras)"]).all()
-    return table
-
-
+print(inspect.getsource(viz.layer_parameters))
+"""),
+code("""
 paper_cnn = keras.Sequential([
     keras.Input((128, 128, 1)),
     layers.Conv2D(32, 4, activation="relu", name="conv1"),
@@ -231,21 +201,28 @@ paper_cnn = keras.Sequential([
     layers.Flatten(name="flatten"),
     layers.Dense(1, activation="sigmoid", name="output"),
 ], name="paper_cnn")
-paper_table = parameter_table(paper_cnn)
+paper_table = viz.parameter_table(paper_cnn)
 paper_table
 """),
 code("""
 total = paper_table["parameters (Keras)"].sum()
 dense = paper_table.loc[paper_table["type"] == "Dense", "parameters (Keras)"].sum()
+conv = paper_table.loc[paper_table["type"] == "Conv2D", "parameters (Keras)"]
 mlp = (100 * 100 + 1) * 100 + (100 + 1) * 1    # the paper's example: 100x100 input, 100 hidden units
-print(f"paper's CNN: {total:,} parameters, {dense / total:.0%} of them in the final dense layer")
+assert conv.max() < dense < conv.sum()        # the largest single layer, but not most of the weights
+print(f"paper's CNN: {total:,} parameters; the final dense layer (one output) holds {dense:,} "
+      f"= {dense / total:.0%} of them, the four convolutions {conv.sum():,} = {conv.sum() / total:.0%} "
+      f"(the largest convolution {conv.max():,})")
 print(f"a dense network on 100x100 pixels with one hidden layer of 100 units: {mlp:,} parameters")
 """),
 md("""
-The convolutions share their few weights across the whole image; the flatten-plus-dense end is
-where most parameters sit, because every one of the flattened values gets its own weight. A
-fully connected network on the raw pixels would need far more, which is the paper's argument
-for CNNs.
+The convolutions share their few weights across the whole image, so each of them stays small
+however large the image is. The dense layer has a single output, yet it is the largest layer of
+the network: every one of the flattened values gets its own weight. Together the four
+convolutions still hold most of the parameters (the shares are printed above); with more dense
+units, or a larger input image and therefore more flattened values, the balance tips towards
+the dense end. A fully connected network on the raw pixels would need far more than either,
+which is the paper's argument for CNNs.
 
 ## A small CNN for the brain MRI set
 
@@ -288,7 +265,7 @@ def make_cnn(size):
 
 utils.seed_everything()        # the same initial weights, whatever ran before this cell
 model = make_cnn(size)
-parameter_table(model)
+viz.parameter_table(model)
 """),
 md("""
 The paper drew its architecture with visualkeras {cite}`gavrikov2020visualkeras`.
@@ -322,6 +299,11 @@ for ax in axes:
     ax.legend(["train", "test (watched only)"], fontsize=8)
 fig.suptitle(f"Training the small CNN for {epochs} epochs")
 fig.tight_layout()
+low_epoch = hist["val_loss"].idxmin()
+print(f"hold-out loss: epoch 1 {hist['val_loss'].iloc[0]:.3f}, lowest {hist['val_loss'].min():.3f} "
+      f"(epoch {low_epoch}), last {hist['val_loss'].iloc[-1]:.3f}; hold-out accuracy: epoch 1 "
+      f"{hist['val_accuracy'].iloc[0]:.1%}, at the lowest loss {hist['val_accuracy'].loc[low_epoch]:.1%}, "
+      f"last {hist['val_accuracy'].iloc[-1]:.1%}")
 """),
 code("""
 probabilities = model.predict(X_test, verbose=0).ravel()
@@ -333,10 +315,15 @@ print(f"hold-out accuracy {k}/{n} = {k / n:.1%} (95% interval {low:.0%} to {high
       f"always answering the majority class: {majority:.1%}")
 """),
 md("""
-Read the curves first. While the hold-out loss falls, the network learns something that carries
-over to new images; when the training loss keeps falling and the hold-out loss turns upwards,
-it starts to memorise its 202 training images (overfitting). Then compare the accuracy with the
-trivial "majority class" answer and with the paper's 78 %. Whether such a difference means
+Read the curves first (the key values are printed above). The training curves show how well
+the network fits the images it learns from; the hold-out curves show what carries over to new
+images. The hold-out loss and the hold-out accuracy need not move together. Accuracy only
+counts which side of 0.5 each probability falls on, whereas the cross-entropy loss also punishes
+*confident* mistakes heavily. When the hold-out accuracy climbs while the hold-out loss stalls
+or rises, the network gets more images right but is increasingly over-confident about the ones
+it gets wrong, an early sign that it starts to memorise its few hundred training images
+(overfitting). Whether and when that happens here depends on the run. Then compare the accuracy
+with the trivial "majority class" answer and with the paper's 78 %. Whether such a difference means
 anything on 51 test images (the interval printed above, and how much the number moves with
 the seed and the split) is the subject of {doc}`05_evaluation`.
 
@@ -397,7 +384,12 @@ code("""
 viz.receptive_field(paper_cnn)
 """),
 code("""
-centre = np.array([0.21, 0.53]) * size          # the tumour's position (row, column)
+pairs = datasets.brain_mri_mask_pairs().set_index("image")
+tumour = utils.read_image(pairs.loc["yes/Y164.JPG", "mask_path"], size=size, resample="nearest") > 127
+centre = np.argwhere(tumour).mean(axis=0)       # the tumour mask's centre (row, column) in pixels
+side = "training" if idx in train_idx else "hold-out"
+print(f"tumour centre of {data.table['file'][idx]}: row {centre[0]:.0f}, column {centre[1]:.0f} of {size} "
+      f"(fractions {centre[0] / size:.2f}, {centre[1] / size:.2f}); the image is in the {side} split")
 fig, ax = plt.subplots(figsize=(4.5, 4.5))
 ax.imshow(image[..., 0], cmap="gray")
 for (name, r), colour in zip(rf.set_index("layer")["receptive_field"].items(),
@@ -406,6 +398,7 @@ for (name, r), colour in zip(rf.set_index("layer")["receptive_field"].items(),
         ax.add_patch(Rectangle((centre[1] - r / 2, centre[0] - r / 2), r, r, fill=False,
                                lw=2, color=colour, label=f"{name}: {r}x{r} px"))
 ax.legend(fontsize=8, loc="lower right")
+ax.contour(tumour, levels=[0.5], colors="cyan", linewidths=1)
 ax.set(title="Receptive field of one value after each block", xticks=[], yticks=[])
 fig.tight_layout()
 """),
@@ -434,7 +427,9 @@ md("""
 - Pooling replaces each window of a feature map by its maximum or mean; 2x2 pooling with
   stride 2 halves height and width and has no parameters. NumPy and Keras give the same numbers.
 - Flatten turns the last feature maps into a vector; dense layers connect every value of it to
-  every output, and hold most of the weights of a small CNN.
+  every output. In the paper's CNN the single one-output dense layer is the largest layer,
+  although the four convolutions together hold more weights; more dense units or a larger
+  input shift the balance to the dense end.
 - Parameter counts follow simple formulas: $(k^2 C_\\text{in} + 1) C_\\text{out}$ for a
   convolution, $(n_\\text{in} + 1) n_\\text{out}$ for a dense layer.
 - A small CNN trained on the brain MRI set with a grouped split learns edge-like first-layer
@@ -455,9 +450,9 @@ print(ex.POOL_INPUT)
 answer = ...  # your code here: the 2x2 result of average pooling
 ex.check_avg_pool(answer)
 """, """
-Use `pool2d` from this chapter, or reshape the 4x4 array into 2x2 windows and average each:
+Use `F.pool2d` from this chapter, or reshape the 4x4 array into 2x2 windows and average each:
 """, """
-answer = pool2d(ex.POOL_INPUT, how="mean")
+answer = F.pool2d(ex.POOL_INPUT, how="mean")
 # or: ex.POOL_INPUT.reshape(2, 2, 2, 2).mean(axis=(1, 3))  ->  [[3, 2.5], [1.5, 5.75]]
 ex.check_avg_pool(answer)
 """),
@@ -548,6 +543,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 import utils
 from utils import datasets, metrics, splits
+from utils import literature as L
 from utils.checks import evaluation as ex
 """),
 code("""
@@ -761,10 +757,10 @@ print(f"test accuracy {k}/{n} = {k / n:.1%}")
 ci.round(3)
 """),
 code("""
-paper_k = round(0.78 * 51)           # the paper's CNN: 78 % of about 51 test images
+(paper_k,) = L.compatible_counts(0.78, 51)   # the only count of 51 that prints as 78 %
 low, high = metrics.wilson_ci(paper_k, 51)
 print(f"paper's CNN, {paper_k}/51 = {paper_k / 51:.0%}: 95% Wilson interval {low:.0%} to {high:.0%}")
-k92 = round(0.92 * 51)
+(k92,) = L.compatible_counts(0.92, 51)
 print(f"paper's ResNet50, {k92}/51 = {k92 / 51:.0%}: 95% Wilson interval "
       f"{metrics.wilson_ci(k92, 51)[0]:.0%} to {metrics.wilson_ci(k92, 51)[1]:.0%}")
 """),
@@ -811,14 +807,16 @@ ax.set(xlabel="test accuracy", ylabel="number of splits",
        title=f"One model, {n_repeats} grouped 80/20 splits of the brain MRI set")
 ax.legend(fontsize=8, loc="upper left")
 fig.tight_layout()
-print(f"test accuracy over {n_repeats} splits: min {acc.min():.1%}, max {acc.max():.1%}, "
-      f"standard deviation {100 * acc.std():.1f} percentage points")
-print(f"the hold-out split used above gave {k / n:.1%}, more than {np.mean(acc < k / n):.0%} of these splits")
+print(f"test accuracy over {n_repeats} grouped splits: standard deviation {100 * acc.std():.1f} "
+      f"percentage points; min {acc.min():.1%}, max {acc.max():.1%}, a range of "
+      f"{100 * (acc.max() - acc.min()):.0f} points")
+print(f"the hold-out split used above gave {k / n:.1%}, higher than {np.mean(acc < k / n):.0%} of these splits")
 """),
 md("""
-The same model and the same data give test accuracies that differ by tens of percentage points,
-depending only on which ~51 images happen to be in the test set (in full mode, with 100
-splits). A single 80/20 split can therefore neither establish that a model beats the 61 %
+The same model and the same data give test accuracies with the standard deviation and the
+range printed above, depending only on which ~51 images happen to be in the test set of each
+grouped 80/20 split (duplicates never straddle these splits, so the spread is not caused by
+leakage). The range tends to grow with the number of splits drawn (100 in full mode, 10 in quick mode). A single 80/20 split can therefore neither establish that a model beats the 61 %
 baseline by a few points nor that one model beats another by a few points. The remedy is to use
 *every* image for testing once, and to report the spread: cross-validation.
 
@@ -830,14 +828,6 @@ keeps the class shares in every fold. *Grouped* K-fold (`utils.splits.grouped_kf
 every near-duplicate group inside one fold, so that no picture is tested against its own copy.
 """),
 code("""
-def groups_spread(folds):
-    # how many duplicate groups have members in more than one fold
-    fold_of = np.empty(len(y), dtype=int)
-    for i, (_, test) in enumerate(folds):
-        fold_of[test] = i
-    return int((pd.Series(fold_of).groupby(groups).nunique() > 1).sum())
-
-
 schemes = {"stratified 5-fold (random)": splits.stratified_kfold(y, n_splits=5, seed=0),
            "grouped 5-fold": splits.grouped_kfold(y, groups, n_splits=5, seed=0)}
 rows = []
@@ -845,7 +835,7 @@ for name, folds in schemes.items():
     fold_acc = metrics.cross_validate(X, y, folds)            # a fresh model per fold
     rows.append({"scheme": name, **{f"fold {i + 1}": a for i, a in enumerate(fold_acc)},
                  "mean": fold_acc.mean(), "std": fold_acc.std(),
-                 "groups spread over several folds": groups_spread(folds)})
+                 "groups spread over several folds": splits.groups_spread(folds, groups)})
 pd.DataFrame(rows).set_index("scheme").round(3)
 """),
 md("""
@@ -926,7 +916,8 @@ scores on public medical sets are often computed with random splits {cite}`rober
 - `classification_report(y_pred, y_true)` silently swaps precision and recall; pass
   `y_true` first (or by keyword).
 - On about 51 test images the 95 % Wilson interval of a 78 % accuracy spans about 65–88 %, and
-  the accuracy of the same model moves by tens of points from one random split to the next.
+  the accuracy of the same model moves from one grouped 80/20 split to the next with the
+  standard deviation and range printed in the split-variability section.
 - Cross-validation tests every image once; grouped folds keep duplicates together. With
   duplicates across the split a memorising model (1-NN) scores several points higher than it
   deserves.

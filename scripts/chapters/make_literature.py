@@ -123,9 +123,11 @@ The families overlap almost completely: the spread *within* a family (the custom
 88 % to 99.4 %) is larger than the difference between the family medians. With three to six rows per
 family, different data, different tasks and different protocols, a difference of a point or two in
 the medians says nothing about which architecture is better. The one study that tried two families
-on its own data (Prager et al.: Inception transfer learning 96.3 %, 3D CNN 97.1 %) is a fairer
-comparison than any pooled median, and its difference is still within what a test set of a
-few hundred cases can resolve (see the last section).
+on its own data (Prager et al.: Inception transfer learning 96.3 %, 3D CNN 97.1 %) would be a fairer
+comparison than any pooled median, but it does not help either: its 3D-CNN row is one of the rows
+that cannot be taken at face value (its accuracy lies above both its sensitivity and its
+specificity, see below), and a difference of under one point is below what a test set of a few
+hundred cases can resolve (see the last section).
 
 ## Accuracy by validation protocol
 
@@ -530,12 +532,28 @@ rho = {m: g["value"].rank().corr(g["n_covid"].astype(float).rank())
        for m, g in long.groupby("metric") if len(g) >= 5}
 pd.DataFrame({"rows": long.groupby("metric").size(), "rank correlation with n_covid": pd.Series(rho).round(2)}).dropna().T
 """),
+code("""
+complete = cls.dropna(subset=["n_subjects"]).sort_values("n_subjects")   # rows with counts for every class
+acc = long[long["metric"] == "accuracy"]
+best = acc.loc[acc["value"].idxmax()]
+smaller = complete.loc[complete["n_subjects"] < best["n_subjects"]]
+print(f"highest accuracy: {best['label']} {best['value']:.1%} on {best['n_subjects']} subjects; "
+      f"{len(smaller)} of {len(complete)} sets with complete counts are smaller: "
+      + ", ".join(f"{r.label} ({r.n_subjects})" for r in smaller.itertuples()))
+largest = complete.tail(3)
+values = long.loc[long["label"].isin(largest["label"]), "value"]
+print("three largest sets: " + ", ".join(f"{r.label} ({r.n_subjects})" for r in largest.itertuples())
+      + f"; their reported values range from {values.min():.1%} to {values.max():.1%}")
+print("points per metric:", long.groupby("metric").size().to_dict())
+"""),
 md("""
 There is no clear trend: the rank correlations are weak and differ in sign. The highest
-accuracy (Narin et al., printed "Nairn", 98 %) comes from the smallest set with complete counts
-(50 COVID-19 and 50 normal X-rays); the three largest sets report values between 83.5 % and 96 %. Small sets do not make models better; they make the *estimate* noisier, and they are
-easier to assemble from few sources, which makes shortcuts easier (below). With eight points per
-metric and different tasks, the rank correlations above are descriptive only.
+accuracy (Narin et al., printed "Nairn") comes from one of the smallest sets with complete counts
+(50 COVID-19 and 50 normal X-rays; the printout above lists the only smaller one), and the three
+largest sets report middling values (their range is printed above). Small sets do not make
+models better; they make the *estimate* noisier, and they are easier to assemble from few
+sources, which makes shortcuts easier (below). With eight or nine points per metric (two for
+AUC, as counted above) and different tasks, the rank correlations are descriptive only.
 
 ## By modality and method family
 
@@ -554,9 +572,16 @@ fig.tight_layout()
 code("""
 pd.crosstab(long["modality"], long["metric"]).rename_axis(columns="rows stating")
 """),
+code("""
+sens = long[long["metric"] == "sensitivity"]
+xray_sens = sens.loc[sens["modality"] == "X-ray", "value"].iloc[0]
+ct_sens = sens.loc[sens["modality"] == "CT", "value"]
+print(f"X-ray sensitivity (Zhang et al.): {xray_sens:.1%}; higher than {(ct_sens < xray_sens).sum()} "
+      f"of the {len(ct_sens)} CT sensitivities, lower than {(ct_sens > xray_sens).sum()}")
+"""),
 md("""
 The table cannot answer the question. Three of the four X-ray studies report only an accuracy;
-the single X-ray sensitivity (Zhang et al., 96 %) is higher than five of the seven CT ones. The
+the single X-ray sensitivity (Zhang et al.) sits in the middle of the CT ones (printed above). The
 CT accuracies include the severity task (Tang et al.) and three-class problems. The X-ray and CT studies also have
 different tasks and control classes. The same holds for the method families: "CNN" and "ResNet"
 are the authors' labels, not controlled experiments, and every family contains high and

@@ -54,8 +54,8 @@ def _step(horizontal: bool) -> np.ndarray:
 
 
 def check_horizontal_edge_kernel(answer) -> Feedback:
-    """Exercise 4: a 3x3 kernel that responds positively to dark-above/bright-below edges,
-    not to vertical edges, and gives 0 on flat regions."""
+    """Exercise 4: a 3x3 kernel that responds positively to dark-above/bright-below edges
+    (with one sign only: no line detectors), not to vertical edges, and gives 0 on flat regions."""
     if is_unanswered(answer):
         return unanswered("a 3x3 kernel (array)")
     k = np.asarray(answer, dtype=float)
@@ -70,6 +70,11 @@ def check_horizontal_edge_kernel(answer) -> Feedback:
     peak_v = np.abs(v).max()
     if np.abs(h).max() < 1e-9:
         return wrong("it does not respond to a horizontal edge at all.")
+    if (h > 0.05 * np.abs(h).max()).any() and (h < -0.05 * np.abs(h).max()).any():
+        return wrong("on a single dark-to-bright edge its response has both signs (a positive and a "
+                     "negative band): that is a line detector, which compares the middle row with the "
+                     "rows above and below. An edge detector's weights go from negative in the top row "
+                     "to positive in the bottom row.")
     if peak_v > 0.25 * np.abs(h).max():
         return wrong("it responds to vertical edges as strongly: weights should change from top to "
                      "bottom rows, not from left to right columns.")

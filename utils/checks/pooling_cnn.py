@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import fundamentals as F
 from ..exercises import Feedback, check_array, correct, is_unanswered, unanswered, wrong
 
 #: The 4x4 input of exercise 1.
@@ -10,15 +11,6 @@ POOL_INPUT = np.array([[2, 0, 1, 3],
                        [4, 6, 5, 1],
                        [0, 1, 9, 2],
                        [3, 2, 4, 8]], dtype=float)
-
-
-def _pool(x, size: int = 2, stride: int = 2, how: str = "max") -> np.ndarray:
-    x = np.asarray(x, dtype=float)
-    n = (x.shape[0] - size) // stride + 1
-    m = (x.shape[1] - size) // stride + 1
-    f = np.max if how == "max" else np.mean
-    return np.array([[f(x[i * stride:i * stride + size, j * stride:j * stride + size])
-                      for j in range(m)] for i in range(n)])
 
 
 def check_avg_pool(answer) -> Feedback:
@@ -29,14 +21,14 @@ def check_avg_pool(answer) -> Feedback:
         a = np.asarray(answer, dtype=float)
     except (TypeError, ValueError):
         return wrong(f"expected a 2x2 array of numbers, got {type(answer).__name__}.")
-    expected = _pool(POOL_INPUT, how="mean")
+    expected = F.pool2d(POOL_INPUT, how="mean")
     if a.shape == (3, 3):
         return wrong("your result is 3x3: the windows moved by 1 pixel (stride 1). With stride 2 "
                      "the 2x2 windows do not overlap, so a 4x4 input gives 2x2.")
-    if a.shape == expected.shape and np.allclose(a, _pool(POOL_INPUT, how="max")):
+    if a.shape == expected.shape and np.allclose(a, F.pool2d(POOL_INPUT, how="max")):
         return wrong("that is max pooling (the largest value of each window); average pooling "
                      "takes the mean of the four values.")
-    if a.shape == expected.shape and np.allclose(a, _pool(POOL_INPUT, how="mean") * 4):
+    if a.shape == expected.shape and np.allclose(a, F.pool2d(POOL_INPUT, how="mean") * 4):
         return wrong("these are the sums of the windows; divide by the 4 values of each window.")
     return check_array(a, expected, what="a 2x2 array")
 
