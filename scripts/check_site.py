@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     parser.add_argument("--screenshots", type=Path, default=ROOT / "screenshots")
     parser.add_argument("--no-figures", action="store_true", help="do not require figures")
     args = parser.parse_args(argv)
-    problems = check_site(args.html, args.screenshots, figures=not args.no_figures)
+    problems = check_site(args.html.resolve(), args.screenshots, figures=not args.no_figures)
     for p in problems:
         print("PROBLEM:", p)
     print(f"checked {len(toc_pages())} pages: {len(problems)} problems; screenshots in {args.screenshots}")

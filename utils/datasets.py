@@ -172,7 +172,7 @@ def provenance():
         m["folder"] = m["file"].map(lambda f: f.split("/")[0] if "/" in f else "(root)")
         for (folder, repo, commit, licence), g in m.groupby(
                 ["folder", "source_repo", "commit", "licence"]):
-            rows.append({"dataset": name, "folder": folder, "files": len(g),
-                         "MB": round(g["bytes"].sum() / 1e6, 1), "source repository": repo,
-                         "commit": commit[:10], "licence (as stated)": licence})
+            rows.append({"data": f"{name}/{folder}", "files": len(g),
+                         "source (repository @ commit)": f"{repo} @ {commit[:7]}",
+                         "licence (as stated)": licence})
     return pd.DataFrame(rows)
