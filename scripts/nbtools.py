@@ -34,12 +34,15 @@ def setup():
     return code(setup_cell_source(), tags=["setup", "hide-input"])
 
 
-def write(path, cells) -> Path:
+def write(path, cells, kind: str = "chapter") -> Path:
+    """Write the notebook; ``kind="page"`` marks a book page that is not a chapter (no exercises)."""
     nb = nbformat.v4.new_notebook()
     nb.cells = list(cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nb.metadata["colab"] = {"provenance": []}
+    if kind != "chapter":
+        nb.metadata["dlbi"] = {"kind": kind}
     for i, cell in enumerate(nb.cells):  # stable ids keep diffs small
         cell["id"] = f"c{i:03d}"
     path = ROOT / path

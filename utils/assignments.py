@@ -20,7 +20,7 @@ import json
 import re
 from pathlib import Path
 
-from .skeleton import ROOT, strip_outputs
+from .skeleton import ROOT, is_page, strip_outputs
 
 SOLUTION_OPEN = re.compile(r"^(?P<fence>`{3,}|:{3,})\{admonition\}\s*Solution\b.*$", re.IGNORECASE)
 
@@ -100,6 +100,8 @@ def write_assignments(notebooks=None, out: Path | str = ROOT / "assignments") ->
     for path in notebooks or sorted((ROOT / "notebooks").glob("*.ipynb")):
         path = Path(path)
         nb = json.loads(path.read_text(encoding="utf-8"))
+        if is_page(nb):  # the results page is no assignment
+            continue
         for kind, make in (("student", student_version), ("teacher", teacher_version)):
             target = out / kind / path.name
             target.parent.mkdir(parents=True, exist_ok=True)

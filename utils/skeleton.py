@@ -52,6 +52,11 @@ def _source(cell: dict) -> str:
     return "".join(src) if isinstance(src, list) else src
 
 
+def is_page(nb: dict) -> bool:
+    """True for notebooks marked as book pages (e.g. the results page), not chapters."""
+    return nb.get("metadata", {}).get("dlbi", {}).get("kind") == "page"
+
+
 def setup_cell_index(nb: dict) -> int | None:
     """Index of the cell tagged ``setup`` (None when missing)."""
     for i, cell in enumerate(nb.get("cells", [])):
@@ -94,7 +99,10 @@ def check(path) -> list[str]:
     if not cells or cells[0].get("cell_type") != "markdown" or not _source(cells[0]).lstrip().startswith("# "):
         problems.append("the first cell must be a markdown cell starting with the '# ' title")
     text = "\n".join(_source(c) for c in cells if c.get("cell_type") == "markdown").lower()
-    for heading in ("learning objectives", "summary", "exercises"):
+    required = ["learning objectives", "summary", "exercises"]
+    if is_page(nb):  # a page that gathers results, not a chapter: no exercises
+        required.remove("exercises")
+    for heading in required:
         if heading not in text:
             problems.append(f"no '{heading}' section")
     idx = setup_cell_index(nb)

@@ -1,0 +1,74 @@
+"""Author notebooks/99_results.ipynb: the page that gathers every chapter's measured results."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from scripts.nbtools import code, md, setup, write  # noqa: E402
+
+cells = [
+md("""
+# Results at a glance
+
+Every experiment of the book saves what it measured, with the environment that produced it,
+while the book is built. This page gathers those numbers: nothing on it is typed in. It is built
+last, so it shows the results of this very build.
+
+**Learning objectives.** After this page you can
+
+- find the headline number of every experiment and the protocol behind it;
+- compare them with what the paper reports, knowing which comparisons are fair;
+- tell from the environment table which mode, versions and hardware produced each number.
+"""),
+setup(),
+code("""
+import pandas as pd
+
+import utils
+from utils import results
+"""),
+code("""
+env = utils.setup()
+"""),
+md("""
+## What the paper reports
+
+The paper's two experiments each used one random 80/20 split of the 253 brain MRI images, so
+about 51 test images, with no repetition and with duplicate images free to fall on both sides.
+"""),
+code("""
+paper = pd.DataFrame(results.PAPER)
+paper
+"""),
+md("""
+## What this book measured
+
+One row per headline metric saved by a chapter (means over cross-validation folds where the
+chapter ran cross-validation; see each chapter for spreads and confidence intervals). The `mode`
+column says whether the number comes from the full build (`full`, the book's numbers) or from a
+quick test run (`quick`, not a result).
+"""),
+code("""
+saved = results.load_all()
+table = results.headline_table(saved)
+if table.empty:
+    print("No chapter has saved results yet: build the book (the chapters run before this page).")
+else:
+    display(table)
+"""),
+md("""
+## Where the numbers came from
+"""),
+code("""
+results.environment_table(saved)
+"""),
+md("""
+## Summary
+
+- The paper's figures come from one split of about 51 images; this book's come from grouped
+  cross-validation, repeated where it matters, with duplicates kept on one side of every split.
+- A higher number is not automatically a better model: compare protocols before comparing values.
+- Every number on this page was produced by this build, in the mode and environment shown above.
+"""),
+]
+
+write("notebooks/99_results.ipynb", cells, kind="page")

@@ -1,0 +1,326 @@
+"""COVID-19 chest X-ray classification and its shortcut audit (chapter 12).
+
+* :func:`load_images` - the 405 X-rays as cached arrays (COVID adult, normal and viral
+  pneumonia paediatric), with patients as groups;
+* :func:`lite0_features` - frozen EfficientNet-Lite0 ImageNet features (global average pool),
+  cached on disk so that probes on many image variants stay cheap;
+* :func:`probe` - a logistic-regression head evaluated by grouped (patient) cross-validation,
+  giving out-of-fold predictions for every image;
+* :func:`per_class_table`, :func:`plot_confusion` - per-class metrics with Wilson intervals;
+* :func:`source_features` - image size, aspect, format and border statistics: no anatomy;
+* :func:`lung_variants` - lungs only / lungs masked out / the mask silhouette alone;
+* :func:`head_model`, :func:`grad_cam`, :func:`cam_share_inside` - Grad-CAM of the
+  backbone + head, and how much of it falls on the lungs.
+
+``utils.transfer`` (another chapter's module) was not available when this was written, so the
+feature cache and Grad-CAM live here.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+CLASSES = ("covid", "normal", "viral_pneumonia")
+
+
+# --------------------------------------------------------------------------------------------
+# Images
+# --------------------------------------------------------------------------------------------
+def load_images(size: int = 224, subset_per_class: int | None = None, seed: int = 42):
+    """All chest X-rays of the three classes at ``size`` x ``size`` grayscale in [0, 1].
+
+    Returns ``(X, y, groups, table)``; ``groups`` are patients.  ``subset_per_class`` keeps a
+    random subset (quick mode).  The decoded arrays are cached (see
+    :func:`utils.segmentation.array_cache`).
+    """
+    from . import datasets
+    from .data import read_image
+    from .segmentation import array_cache
+
+    table = datasets.chest_xray_table()
+    table = table[table["cls"].isin(CLASSES)].reset_index(drop=True)
+    if subset_per_class is not None:
+        rng = np.random.default_rng(seed)
+        keep = [i for c in CLASSES
+                for i in rng.permutation(np.flatnonzero(table["cls"] == c))[:subset_per_class]]
+        table = table.iloc[np.sort(keep)].reset_index(drop=True)
+    key = f"v1|{size}|" + "|".join(table["sha256"])
+
+    def build():
+        return {"X": np.stack([read_image(p, mode="L", size=size) for p in table["path"]])}
+
+    X = array_cache(f"chest-{size}", key, build)["X"].astype(np.float32)[..., None] / 255.0
+    y = table["cls"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
+    return X, y, table["group"].to_numpy(), table
+
+
+def resize(images, size: int, method: str = "bilinear") -> np.ndarray:
+    """Resize a batch (N, H, W, C) with TensorFlow (antialiased when shrinking)."""
+    import tensorflow as tf
+
+    out = tf.image.resize(images, (size, size), method=method, antialias=method != "nearest")
+    return out.numpy().astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# Frozen backbone features
+# --------------------------------------------------------------------------------------------
+_BACKBONES: dict = {}
+
+
+def backbone(size: int = 224, pooling: str | None = "avg"):
+    """The ImageNet EfficientNet-Lite0 without its classifier (one instance per size/pooling)."""
+    from .backbones import efficientnet_lite0
+
+    key = (size, pooling)
+    if key not in _BACKBONES:
+        _BACKBONES[key] = efficientnet_lite0(include_top=False, weights="imagenet",
+                                             input_shape=(size, size, 3), pooling=pooling)
+    return _BACKBONES[key]
+
+
+def to_lite0_input(images) -> np.ndarray:
+    """Grayscale [0, 1] (N, H, W, 1) -> the RGB [-1, 1] input the Lite0 weights expect."""
+    from .backbones import lite0_preprocess
+
+    x = np.asarray(images, dtype=np.float32)
+    if x.shape[-1] == 1:
+        x = np.repeat(x, 3, axis=-1)
+    return lite0_preprocess(x * 255.0)
+
+
+def lite0_features(images, name: str = "", batch_size: int = 32, cache: bool = True):
+    """1280 global-average-pooled Lite0 features per image; cached by the images' bytes.
+
+    The cache key is a hash of the array, so a changed image (another mask, another size)
+    can never reuse stale features.  Returns ``(features, seconds)``; seconds is 0 when the
+    features came from the cache.
+    """
+    from .data import cache_dir
+
+    x = np.ascontiguousarray(np.asarray(images, dtype=np.float32))
+    digest = hashlib.sha256(x.tobytes() + str(x.shape).encode()).hexdigest()[:20]
+    path = cache_dir() / "features" / f"lite0-{name or 'x'}-{digest}.npy"
+    if cache and path.is_file():
+        return np.load(path), 0.0
+    start = time.perf_counter()
+    model = backbone(x.shape[1], "avg")
+    feats = model.predict(to_lite0_input(x), batch_size=batch_size, verbose=0)
+    seconds = time.perf_counter() - start
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".part.npy")
+        np.save(tmp, feats)
+        tmp.replace(path)
+    return feats, seconds
+
+
+# --------------------------------------------------------------------------------------------
+# Probes (logistic regression on features, grouped cross-validation)
+# --------------------------------------------------------------------------------------------
+def linear_head(C: float = 0.1):
+    """Standardise, then multinomial L2 logistic regression: the trainable 'head'."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=3000))
+
+
+def probe(features, y, groups, n_splits: int = 5, seed: int = 42, make_model=None) -> dict:
+    """Out-of-fold predictions of a fresh head per grouped, stratified fold.
+
+    Every image is predicted once, by a model that never saw its patient.  Returns
+    ``{"proba", "pred", "accuracy", "balanced_accuracy", "fold_accuracy"}``.
+    """
+    from sklearn.metrics import balanced_accuracy_score
+
+    from . import splits
+
+    make_model = make_model or linear_head
+    F, y = np.asarray(features), np.asarray(y)
+    n_classes = int(y.max()) + 1
+    proba = np.zeros((len(y), n_classes))
+    fold_acc = []
+    for tr, te in splits.grouped_kfold(y, groups, n_splits=n_splits, seed=seed):
+        splits.check_split(tr, te, groups)
+        model = make_model().fit(F[tr], y[tr])
+        p = np.zeros((len(te), n_classes))
+        p[:, model.classes_] = model.predict_proba(F[te])
+        proba[te] = p
+        fold_acc.append(float(np.mean(p.argmax(1) == y[te])))
+    pred = proba.argmax(1)
+    return {"proba": proba, "pred": pred, "accuracy": float(np.mean(pred == y)),
+            "balanced_accuracy": float(balanced_accuracy_score(y, pred)),
+            "fold_accuracy": fold_acc}
+
+
+def per_class_table(y, pred, classes=CLASSES, confidence: float = 0.95):
+    """Per class: images, recall (sensitivity) and precision, each with its Wilson interval,
+    and F1; plus overall accuracy as a last row."""
+    import pandas as pd
+
+    from .metrics import wilson_ci
+
+    y, pred = np.asarray(y), np.asarray(pred)
+    rows = []
+    for c, name in enumerate(classes):
+        tp = int(np.sum((y == c) & (pred == c)))
+        n_true, n_pred = int(np.sum(y == c)), int(np.sum(pred == c))
+        rec = tp / n_true if n_true else float("nan")
+        prec = tp / n_pred if n_pred else float("nan")
+        rlo, rhi = wilson_ci(tp, n_true, confidence) if n_true else (np.nan, np.nan)
+        plo, phi = wilson_ci(tp, n_pred, confidence) if n_pred else (np.nan, np.nan)
+        f1 = 2 * tp / (n_true + n_pred) if n_true + n_pred else float("nan")
+        rows.append({"class": name, "images": n_true, "recall": rec,
+                     "recall 95% CI": f"{rlo:.2f}-{rhi:.2f}", "precision": prec,
+                     "precision 95% CI": f"{plo:.2f}-{phi:.2f}", "F1": f1})
+    k = int(np.sum(y == pred))
+    lo, hi = wilson_ci(k, len(y), confidence)
+    rows.append({"class": "all (accuracy)", "images": len(y), "recall": k / len(y),
+                 "recall 95% CI": f"{lo:.2f}-{hi:.2f}", "precision": np.nan,
+                 "precision 95% CI": "", "F1": np.nan})
+    return pd.DataFrame(rows).set_index("class").round(3)
+
+
+def plot_confusion(y, pred, classes=CLASSES, title: str = "Confusion matrix", ax=None):
+    """Multi-class confusion matrix: counts and the share of each row (per-class recall)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+    from sklearn.metrics import confusion_matrix
+
+    m = confusion_matrix(y, pred, labels=range(len(classes)))
+    share = m / np.maximum(m.sum(1, keepdims=True), 1)
+    annot = np.array([[f"{m[i, j]}\n({share[i, j]:.0%})" for j in range(len(classes))]
+                      for i in range(len(classes))])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.6, 3.9))
+    sns.heatmap(share, annot=annot, fmt="", cmap="Blues", cbar=False, ax=ax, vmin=0, vmax=1,
+                xticklabels=classes, yticklabels=classes, linewidths=1, linecolor="white")
+    ax.set(xlabel="predicted class", ylabel="true class", title=title)
+    ax.tick_params(axis="x", rotation=20)
+    ax.tick_params(axis="y", rotation=0)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+# --------------------------------------------------------------------------------------------
+# Source features: everything but the anatomy
+# --------------------------------------------------------------------------------------------
+def source_features(table, images):
+    """Per image: original width, height, aspect ratio, pixel count, PNG/JPEG, colour mode,
+    file bytes per pixel, and intensity statistics of the border (outer 8 %) and of the whole
+    resized image.  None of these describe the lungs; if they separate the classes, the
+    classes differ in *where the images come from*.
+    """
+    import pandas as pd
+
+    X = np.asarray(images)[..., 0]
+    n, h, w = X.shape
+    b = max(1, int(round(0.08 * h)))
+    border = np.concatenate([X[:, :b].reshape(n, -1), X[:, -b:].reshape(n, -1),
+                             X[:, :, :b].reshape(n, -1), X[:, :, -b:].reshape(n, -1)], axis=1)
+    width = table["width"].astype(float).to_numpy()
+    height = table["height"].astype(float).to_numpy()
+    return pd.DataFrame({
+        "log_width": np.log(width), "log_height": np.log(height),
+        "aspect": width / height,
+        "is_png": table["file"].str.lower().str.endswith(".png").astype(float).to_numpy(),
+        "is_rgb": (table["mode"] != "L").astype(float).to_numpy(),
+        "bytes_per_pixel": table["bytes"].astype(float).to_numpy() / (width * height),
+        "border_mean": border.mean(1), "border_std": border.std(1),
+        "border_black": (border < 0.02).mean(1),
+        "image_mean": X.reshape(n, -1).mean(1), "image_std": X.reshape(n, -1).std(1),
+    })
+
+
+# --------------------------------------------------------------------------------------------
+# Lung masks and image variants
+# --------------------------------------------------------------------------------------------
+def predict_lungs(model, images, threshold: float = 0.5, batch_size: int = 32):
+    """Lung masks (N, H, W, 1) for images of any size: resized to the U-Net's input, predicted,
+    and the probabilities resized back (bilinear) before thresholding."""
+    size = model.input_shape[1]
+    small = resize(images, size) if images.shape[1] != size else images
+    probs = model.predict(small, batch_size=batch_size, verbose=0)
+    if images.shape[1] != size:
+        probs = resize(probs, images.shape[1])
+    return (probs >= threshold).astype(np.float32)
+
+
+def lung_variants(images, masks, fill: float = 0.0) -> dict:
+    """Three views of each image: ``lungs_only`` (everything else set to ``fill``),
+    ``lungs_removed`` (the lungs set to ``fill``) and ``silhouette`` (the mask itself, no
+    pixel of the image)."""
+    images = np.asarray(images, dtype=np.float32)
+    m = np.asarray(masks, dtype=np.float32)
+    return {"lungs_only": images * m + fill * (1 - m),
+            "lungs_removed": images * (1 - m) + fill * m,
+            "silhouette": m.copy()}
+
+
+# --------------------------------------------------------------------------------------------
+# Grad-CAM
+# --------------------------------------------------------------------------------------------
+def head_model(fitted_head, size: int = 224):
+    """Backbone feature map -> global average pool -> Dense softmax, with the Dense weights
+    copied from a fitted :func:`linear_head` (scaler folded into the weights).
+
+    The Keras model computes exactly the probabilities of ``fitted_head`` on the pooled
+    features, so Grad-CAM explains the classifier that was evaluated.
+    """
+    import keras
+    from keras import layers
+
+    scaler, lr = fitted_head[0], fitted_head[-1]
+    W = lr.coef_ / scaler.scale_[None, :]                   # (classes, 1280)
+    b = lr.intercept_ - W @ scaler.mean_
+    fmap_model = backbone(size, None)
+    inputs = keras.Input((size, size, 3), name="lite0_input")
+    fmap = fmap_model(inputs)
+    pooled = layers.GlobalAveragePooling2D(name="gap")(fmap)
+    dense = layers.Dense(W.shape[0], name="head")
+    logits = dense(pooled)
+    dense.set_weights([W.T.astype(np.float32), b.astype(np.float32)])
+    probs = layers.Softmax(name="softmax")(logits)
+    return keras.Model(inputs, [fmap, logits, probs], name="lite0_head")
+
+
+def grad_cam(model, images, class_idx=None, batch_size: int = 16) -> np.ndarray:
+    """Grad-CAM (Selvaraju et al. 2017) maps in [0, 1] at the input resolution.
+
+    ``model`` is :func:`head_model` (outputs feature map, logits, probabilities); ``images``
+    are grayscale [0, 1].  For each image, the gradient of the logit of ``class_idx`` (default:
+    the predicted class) with respect to the last feature map is averaged over space to give
+    one weight per channel; the map is the ReLU of the weighted sum of channels.
+    """
+    import tensorflow as tf
+
+    x_all = to_lite0_input(images)
+    cams = []
+    for start in range(0, len(x_all), batch_size):
+        x = tf.constant(x_all[start:start + batch_size])
+        with tf.GradientTape() as tape:
+            fmap, logits, probs = model(x, training=False)
+            tape.watch(fmap)
+            idx = (tf.argmax(logits, 1) if class_idx is None else
+                   tf.constant(np.broadcast_to(class_idx, (len(x),))[:len(x)], tf.int64))
+            chosen = tf.gather(logits, idx, axis=1, batch_dims=1)
+        grads = tape.gradient(chosen, fmap)
+        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+        cam = tf.nn.relu(tf.reduce_sum(weights * fmap, axis=-1, keepdims=True))
+        cam = tf.image.resize(cam, x.shape[1:3], method="bilinear").numpy()[..., 0]
+        top = cam.reshape(len(cam), -1).max(1)[:, None, None]
+        cams.append(np.where(top > 0, cam / np.maximum(top, 1e-12), 0.0))
+    return np.concatenate(cams)
+
+
+def cam_share_inside(cams, masks) -> np.ndarray:
+    """Per image, the share of the Grad-CAM mass that lies inside the (lung) mask."""
+    c = np.asarray(cams, dtype=np.float64)
+    m = np.asarray(masks, dtype=np.float64).reshape(c.shape)
+    total = c.reshape(len(c), -1).sum(1)
+    return np.where(total > 0, (c * m).reshape(len(c), -1).sum(1) / np.maximum(total, 1e-12), np.nan)

