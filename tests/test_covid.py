@@ -76,3 +76,28 @@ def test_head_model_reproduces_the_fitted_head_and_grad_cam():
     assert np.allclose(probs, head.predict_proba(F), atol=1e-4)
     cams = C.grad_cam(model, X[:3])
     assert cams.shape == (3, 64, 64) and cams.min() >= 0 and cams.max() <= 1
+
+
+def test_grad_cam_agrees_with_utils_transfer():
+    """The batched Grad-CAM here gives the same maps as utils.transfer.grad_cam (one image at a
+    time, on an equivalent single-output model)."""
+    keras = pytest.importorskip("keras")
+    transfer = pytest.importorskip("utils.transfer")
+    from keras import layers
+
+    from utils.backbones import efficientnet_lite0
+
+    try:
+        backbone = efficientnet_lite0(include_top=False, input_shape=(64, 64, 3))
+    except Exception as err:  # pragma: no cover - depends on the offline weights
+        pytest.skip(f"Lite0 weights unavailable: {err}")
+    rng = np.random.default_rng(1)
+    X = rng.random((6, 64, 64, 1)).astype(np.float32)
+    F, _ = C.lite0_features(X, cache=False)
+    model = C.head_model(C.linear_head().fit(F, np.arange(6) % 3), 64)
+    dense = layers.Dense(3, activation="softmax")
+    single = keras.Model(backbone.input, dense(layers.GlobalAveragePooling2D()(backbone.output)))
+    dense.set_weights(model.get_layer("head").get_weights())
+    x = C.to_lite0_input(X[:3])
+    theirs = np.stack([transfer.grad_cam(single, x[i], layer_name="top_activation") for i in range(3)])
+    assert np.allclose(C.grad_cam(model, X[:3]), theirs, atol=1e-4)

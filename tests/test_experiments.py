@@ -261,6 +261,17 @@ def test_save_results_round_trip(tmp_path):
         xp.save_results("../x", {}, root=tmp_path)
 
 
+def test_quick_run_never_overwrites_full_results(tmp_path):
+    full = xp.save_results("chapter", {"acc": 0.83}, root=tmp_path, environment={"mode": "full"})
+    quick = xp.save_results("chapter", {"acc": 0.6}, root=tmp_path, environment={"mode": "quick"})
+    assert quick == tmp_path / "_build" / "results" / "quick" / "chapter.json"
+    assert xp.load_results("chapter", root=tmp_path)["results"] == {"acc": 0.83}
+    assert json.loads(quick.read_text())["results"] == {"acc": 0.6}
+    # without a full result, quick mode writes the usual place; full mode always does
+    assert xp.save_results("other", {}, root=tmp_path, environment={"mode": "quick"}).parent.name == "results"
+    assert xp.save_results("chapter", {"acc": 0.84}, root=tmp_path, environment={"mode": "full"}) == full
+
+
 def test_save_results_records_the_environment_by_default(tmp_path):
     back = json.loads(xp.save_results("env", {"x": 1}, root=tmp_path).read_text())
     assert {"mode", "seed", "python", "tensorflow"} <= set(back["environment"])

@@ -13,7 +13,8 @@
   backbone + head, and how much of it falls on the lungs.
 
 ``utils.transfer`` (another chapter's module) was not available when this was written, so the
-feature cache and Grad-CAM live here.
+feature cache and Grad-CAM live here.  :func:`grad_cam` works on batches and gives the same
+maps as ``utils.transfer.grad_cam`` (one image at a time); ``tests/test_covid.py`` checks it.
 """
 from __future__ import annotations
 

@@ -20,6 +20,8 @@ checks this).  :func:`pack` builds the packed targets.
 Public API
 ----------
 ``unet(...)``                   the model (configurable depth, base filters, batch norm, dropout)
+``lite0_unet(...)``             a U-Net whose encoder is the ImageNet-pretrained EfficientNet-Lite0
+``level_table(model)``          a compact per-level summary (shapes, parameters)
 ``pack(mask, valid)``           packed targets for Keras (N, H, W, 2)
 ``dice_coef`` / ``iou_coef``    Keras metrics (hard, threshold 0.5, mean over images)
 ``soft_dice_loss`` / ``dice_bce_loss``   Keras losses (ignore-aware)
@@ -28,6 +30,9 @@ Public API
 ``make_dataset`` / ``fit`` / ``predict``   training helpers (tf.data with paired augmentation)
 ``plot_cases`` / ``best_worst``            overlays of the best and worst cases
 ``save_unet`` / ``load_unet``              weights + architecture, for later chapters
+``lung_recipe`` / ``lung_split`` / ``train_lung_unet`` / ``get_lung_unet``
+                                           chapter 10's lung model, reused (or retrained) by 12
+``lung_boxes`` / ``lung_boxes_from_mask``  the COCO lung boxes, and boxes from a mask
 ``mask_bbox`` / ``box_iou``                from a mask to a detection box, and box overlap
 """
 from __future__ import annotations

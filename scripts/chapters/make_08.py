@@ -155,14 +155,16 @@ if len(repeats) > 2:
     print(f"correlation between leaked test images and accuracy: r = {r:+.2f}")
 """),
 md("""
-Two lessons. First, the accuracy of one split scatters over several percentage points from
-seed to seed: with 51 test images a single image is worth 2 percentage points, and the random
-weights and the random training set add their own noise. A single number such as 78 % can sit
-anywhere in this histogram, so it cannot separate two models whose true accuracies differ by a
-few points. Second, *every* random split leaks: around a fifth of the test images have a
-resized or re-encoded copy among the training images. Within these few splits the number of
-leaked images is only a weak predictor of accuracy (other noise dominates), but the leak is
-systematic, and the honest protocol removes it instead of hoping it averages out.
+Two lessons. First, the accuracy of one split is a single draw from a wide distribution: in the
+book's build the ten splits spread over more than twenty percentage points, and the paper's 78 %
+sits near their mean. With 51 test images one image is worth 2 points, and the random weights
+and the random training set add their own noise, so a single split cannot separate two models
+whose true accuracies differ by a few points. Second, *every* random split leaks: on average a
+quarter of the test images have a resized or re-encoded copy among the training images, and the
+splits with more leaked test images tended to score higher (the correlation is printed above;
+with ten splits it is itself uncertain). That is what leakage predicts: a test image whose copy
+was trained on is an easy one. The honest protocol removes the leak instead of hoping it averages
+out.
 
 ## (b) Grouped cross-validation of the paper's CNN
 
@@ -358,11 +360,14 @@ fig.set_figheight(fig.get_figheight() + 0.5)
 fig.tight_layout()
 """),
 md("""
-The most confident errors are worth looking at one by one. Missed tumours are often small or
-faint relative to the bright skull, or sit in a slice taken with an unusual contrast; false
-alarms are often images with bright structures (fat, skull, eyes) or text that resemble a mass
-at this resolution. Both are limits of a 64 pixel, 200 image, from-scratch model rather than
-bugs, and they are the motivation for the next chapter's transfer learning.
+The most confident errors are worth looking at one by one. Missed tumours are often lesions
+that are *dark* in the image (a cyst or a necrotic centre inside a thin bright rim), while the
+false alarms are often tumour-free slices with small bright spots or an unusual contrast: the
+network has largely learned "a bright blob means tumour". Near-duplicate pictures appear in pairs here, wrong together, because grouped folds
+keep them in the same test fold. A few "no" images show focal findings a radiologist might
+question; the labels of this web-collected set were never verified. Such errors are limits of a
+64 pixel, 200 image, from-scratch model rather than bugs, and they motivate the next chapter's
+transfer learning.
 
 ## Results for other pages
 
@@ -382,8 +387,10 @@ results = {
                                "leaked_test_images": repeats["leaked_test_images"].tolist(),
                                "summary": fold_summary(repeats, ("accuracy", "auc"))},
     "paper_cnn_grouped_cv": {"folds": paper_cv.folds, "summary": fold_summary(paper_cv.folds),
+                             "oof": paper_cv.oof, "fold_of": paper_cv.fold_of,
                              "fourth_kernel": 3, "image_size": SIZE, "epochs": EPOCHS},
     "improved_cnn_grouped_cv": {"folds": improved_cv.folds, "summary": fold_summary(improved_cv.folds),
+                                "oof": improved_cv.oof, "fold_of": improved_cv.fold_of,
                                 "settings": IMPROVED},
     "paired_t_test_accuracy": t_test, "mcnemar": mcnemar,
     "paper_reported_accuracy": xp.PAPER_ACCURACY,
