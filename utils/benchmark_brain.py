@@ -78,7 +78,9 @@ def main(argv=None) -> int:
         s = xp.summarise(res.folds, columns=xp.METRICS + ("seconds",))
         summaries[name] = s
         results[name] = {"settings": settings, "folds": res.folds, "summary": s,
-                         "pooled": res.overall(data.y), "total_seconds": total}
+                         "pooled": res.overall(data.y), "total_seconds": total,
+                         "oof": res.oof, "fold_of": res.fold_of}
+        labels = data.y
         for metric in xp.METRICS:
             r = s.loc[metric]
             print(f"  {metric:<11} mean {_fmt(r['mean'])}  sd {_fmt(r['sd'])}  "
@@ -93,6 +95,15 @@ def main(argv=None) -> int:
             print(f"{name:<10} {_fmt(s.loc['accuracy', 'mean']):>6} {_fmt(s.loc['auc', 'mean']):>6} "
                   f"{_fmt(s.loc['sensitivity', 'mean']):>6} {_fmt(s.loc['specificity', 'mean']):>6} "
                   f"{s.loc['seconds', 'mean']:>7.1f}")
+    names = list(results)
+    for i, a in enumerate(names):  # every pair of models was tested on the same folds
+        for b in names[i + 1:]:
+            t = xp.paired_test(results[b]["folds"]["accuracy"], results[a]["folds"]["accuracy"])
+            mc = xp.mcnemar_test(labels, results[b]["oof"], results[a]["oof"])
+            print(f"\n{b} vs {a}: accuracy difference {t['mean_diff']:+.3f} "
+                  f"(95% CI {t['ci_low']:+.3f} to {t['ci_high']:+.3f}), paired t-test p = {t['p']:.3f}; "
+                  f"McNemar: {b} right & {a} wrong {mc['a_right_b_wrong']}, "
+                  f"the reverse {mc['a_wrong_b_right']}, p = {mc['p']:.4f}")
     if args.save:
         path = xp.save_results(args.save, results, environment=env)
         print(f"\nsaved {path}")
