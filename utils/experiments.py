@@ -271,14 +271,12 @@ def layer_table(model):
 # ------------------------------------------------------------------------------------------
 # Data: crop to the head
 # ------------------------------------------------------------------------------------------
-def crop_to_content(image, threshold: float = 0.1, margin: float = 0.02) -> np.ndarray:
-    """Crop a grayscale image to the bounding box of its bright content, padded to a square.
+def content_square(image, threshold: float = 0.1, margin: float = 0.02):
+    """``(top, left, side)`` of the square around an image's bright content (the head).
 
-    The brain MRI images come with black borders of every width, so after a plain resize the
-    head fills anything from a third to all of the frame.  Cropping to the pixels brighter
-    than ``threshold`` x the image's 99th percentile (after a small blur that ignores isolated
-    specks) makes the head fill the frame in every image.  Uses no label: a preprocessing
-    step, applied to every image alike.
+    Pixels brighter than ``threshold`` x the 99th percentile after a 5x5 blur; only the largest
+    connected region counts (text, rulers and corner labels drop out); the square is centred on
+    its bounding box and padded by ``margin``.  None when the image has no such region.
     """
     from scipy import ndimage
 
@@ -288,20 +286,34 @@ def crop_to_content(image, threshold: float = 0.1, margin: float = 0.02) -> np.n
     smooth = ndimage.uniform_filter(img, size=5)
     top = np.percentile(smooth, 99)
     mask = smooth > threshold * top if top > 0 else np.ones_like(img, bool)
-    # keep the largest connected bright region (drops text, rulers and corner labels)
     lab, n = ndimage.label(mask)
     if n > 1:
         sizes = ndimage.sum(mask, lab, index=np.arange(1, n + 1))
         mask = lab == (1 + int(np.argmax(sizes)))
     rows, cols = np.nonzero(mask)
     if len(rows) == 0:
-        return np.asarray(image)
+        return None
     r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-    h, w = r1 - r0, c1 - c0
-    side = int(max(h, w) * (1 + 2 * margin))
-    cy, cx = (r0 + r1) // 2, (c0 + c1) // 2
+    side = int(max(r1 - r0, c1 - c0) * (1 + 2 * margin))
+    return int((r0 + r1) // 2 - side // 2), int((c0 + c1) // 2 - side // 2), side
+
+
+def crop_to_content(image, threshold: float = 0.1, margin: float = 0.02) -> np.ndarray:
+    """Crop a grayscale image to the bounding box of its bright content, padded to a square.
+
+    The brain MRI images come with black borders of every width, so after a plain resize the
+    head fills anything from a third to all of the frame.  Cropping to the pixels brighter
+    than ``threshold`` x the image's 99th percentile (after a small blur that ignores isolated
+    specks) makes the head fill the frame in every image.  Uses no label: a preprocessing
+    step, applied to every image alike.
+    """
+    img = np.asarray(image)
+    img = img[..., 0] if img.ndim == 3 else img
+    square = content_square(img, threshold, margin)
+    if square is None:
+        return np.asarray(image)
+    y0, x0, side = square
     out = np.zeros((side, side), dtype=np.asarray(image).dtype)
-    y0, x0 = cy - side // 2, cx - side // 2
     sy0, sx0 = max(y0, 0), max(x0, 0)
     sy1, sx1 = min(y0 + side, img.shape[0]), min(x0 + side, img.shape[1])
     src = np.asarray(image)

@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .metrics import wilson_ci  # noqa: F401  (re-exported: used below and by chapters)
+
 from . import config, splits
 from .data import cache_dir
 
@@ -844,24 +846,6 @@ def summary_table(results, y=None):
     return pd.DataFrame(rows)
 
 
-def wilson_ci(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion (utils.metrics.wilson_ci when available)."""
-    try:
-        from .metrics import wilson_ci as w
-    except ImportError:  # pragma: no cover
-        w = None
-    if w is not None:
-        return w(k, n, confidence)
-    from statistics import NormalDist  # pragma: no cover
-
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return max(0.0, c - h), min(1.0, c + h)
-
-
 # --------------------------------------------------------------------------------------------
 # Grad-CAM
 # --------------------------------------------------------------------------------------------
@@ -1228,26 +1212,12 @@ def load_cv_results(name: str = "brain_tumor_cnn", root=None) -> dict | None:
 # --------------------------------------------------------------------------------------------
 def content_box(image, threshold: float = 0.1, margin: float = 0.02) -> tuple[int, int, int]:
     """The square ``(top, left, side)`` that :func:`utils.experiments.crop_to_content` cuts out
-    of ``image`` (same rule: largest bright region after a 5x5 blur, padded by ``margin``), so
+    of ``image`` (the same rule, shared through :func:`utils.experiments.content_square`), so
     that a tumour mask can be cropped exactly like its image."""
-    from scipy import ndimage
+    from .experiments import content_square
 
-    img = np.asarray(image, dtype=np.float32)
-    if img.ndim == 3:
-        img = img[..., 0]
-    smooth = ndimage.uniform_filter(img, size=5)
-    top = np.percentile(smooth, 99)
-    mask = smooth > threshold * top if top > 0 else np.ones_like(img, bool)
-    lab, n = ndimage.label(mask)
-    if n > 1:
-        sizes = ndimage.sum(mask, lab, index=np.arange(1, n + 1))
-        mask = lab == (1 + int(np.argmax(sizes)))
-    rows, cols = np.nonzero(mask)
-    if len(rows) == 0:
-        return 0, 0, max(img.shape)
-    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-    side = int(max(r1 - r0, c1 - c0) * (1 + 2 * margin))
-    return (r0 + r1) // 2 - side // 2, (c0 + c1) // 2 - side // 2, side
+    square = content_square(image, threshold, margin)
+    return square if square is not None else (0, 0, max(np.asarray(image).shape[:2]))
 
 
 def crop_square(array, box) -> np.ndarray:
