@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Install what the book needs, then execute every chapter (full mode unless DLBI_MODE says
-# otherwise) and build the HTML book into _build/html.  Warnings are errors.
+# otherwise) and build the HTML book into _build/html.  Warnings are errors.  Then check what
+# readers will see: no executed cell prints more than a screenful (utils.audit), and every page
+# opens in headless Chromium with its figures, links and Colab button (scripts/check_site.py,
+# screenshots in _build/screenshots; skipped with a note where no Chromium is installed).
 # Data: set DLBI_DATA_MIRROR to a local mirror folder, or let the loader download (internet).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,3 +15,9 @@ export DLBI_MODE="${DLBI_MODE:-full}"
 start=$(date +%s)
 jupyter-book build . -W -n --keep-going "$@"
 echo "book built in $(( $(date +%s) - start )) s (mode: $DLBI_MODE): open _build/html/index.html"
+python3 -m utils.audit _build/jupyter_execute
+if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "${CHROMIUM:-}" ]; then
+  python3 scripts/check_site.py _build/html --screenshots _build/screenshots
+else
+  echo "no Chromium: skipped the browser check (apt-get install chromium, then python3 scripts/check_site.py)"
+fi

@@ -30,6 +30,18 @@ def code(text: str, tags=None):
     return cell
 
 
+def exercise(n: int, title: str, task: str, student: str, solution_text: str, solution_code: str):
+    """The three cells of one exercise: the task (a tip admonition), the student's cell (which
+    ends with its check) and the folded solution (optional prose, then the code)."""
+    text = f"{solution_text.strip()}\n\n" if solution_text.strip() else ""
+    return [
+        md(f"```{{admonition}} Exercise {n}: {title}\n:class: tip\n{task.strip()}\n```"),
+        code(student),
+        md(f"````{{admonition}} Solution\n:class: dropdown\n{text}"
+           f"```python\n{solution_code.strip()}\n```\n````"),
+    ]
+
+
 def setup():
     return code(setup_cell_source(), tags=["setup", "hide-input"])
 

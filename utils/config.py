@@ -143,6 +143,9 @@ def setup(seed: int | None = None, report: bool = True) -> dict:
         plots.set_style()
     except ImportError:  # pragma: no cover - matplotlib missing
         pass
+    from . import audit
+
+    audit.install_from_env()  # the test suite's figure-title check (no-op for readers)
     return environment_report(used) if report else environment(used)
 
 

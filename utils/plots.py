@@ -25,7 +25,10 @@ def image_grid(images, titles=None, ncols: int = 6, size: float = 2.0, suptitle:
     n = max(1, len(images))
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4 * bool(suptitle)),
+    # room for each row's titles (8 pt lines), so multi-line titles do not run into the row above
+    title_lines = max((str(t).count("\n") + 1 for t in titles), default=0) if titles else 0
+    row_height = size + 0.16 * title_lines
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, row_height * nrows + 0.4 * bool(suptitle)),
                              squeeze=False)
     for k, ax in enumerate(axes.ravel()):
         ax.axis("off")

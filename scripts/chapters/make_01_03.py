@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from scripts.nbtools import code, md, setup, write  # noqa: E402
+from scripts.nbtools import exercise as exercise_cells  # noqa: E402
 
 SOLUTION_CELLS: dict[str, list] = {}  # notebook -> [(student cell, solution source)]
 
@@ -24,13 +25,9 @@ SOLUTION_CELLS: dict[str, list] = {}  # notebook -> [(student cell, solution sou
 def exercise(book: str, n: int, title: str, task: str, check: str, solution: str,
              placeholder: str = "answer = ...  # your code here"):
     """Three cells: the task (tip admonition), the student's cell, the folded solution."""
-    student = code(f"{placeholder}\nex.{check}(answer)")
-    SOLUTION_CELLS.setdefault(book, []).append((student, f"{solution.strip()}\nex.{check}(answer)"))
-    return [
-        md(f"```{{admonition}} Exercise {n}: {title}\n:class: tip\n{task.strip()}\n```"),
-        student,
-        md(f"````{{admonition}} Solution\n:class: dropdown\n```python\n{solution.strip()}\n```\n````"),
-    ]
+    cells = exercise_cells(n, title, task, f"{placeholder}\nex.{check}(answer)", "", solution)
+    SOLUTION_CELLS.setdefault(book, []).append((cells[1], f"{solution.strip()}\nex.{check}(answer)"))
+    return cells
 
 
 # =============================================================================================

@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from scripts import nbtools  # noqa: E402
 from scripts.nbtools import code, md, setup, write  # noqa: E402
 
 NB = "notebooks/09_brain_tumor_transfer.ipynb"
@@ -20,11 +21,8 @@ SOLUTIONS: list = []
 
 def exercise(cells, n, title, task, check, solution, placeholder="answer = ...  # your code here"):
     """Append the three cells of one exercise: task, student cell with its check, solution."""
-    cells.append(md(f"```{{admonition}} Exercise {n}: {title}\n:class: tip\n{task.strip()}\n```"))
-    SOLUTIONS.append((len(cells), f"{solution.strip()}\nex.{check}(answer)"))
-    cells.append(code(f"{placeholder}\nex.{check}(answer)"))
-    cells.append(md(f"````{{admonition}} Solution\n:class: dropdown\n```python\n{solution.strip()}\n"
-                    f"```\n````"))
+    SOLUTIONS.append((len(cells) + 1, f"{solution.strip()}\nex.{check}(answer)"))
+    cells.extend(nbtools.exercise(n, title, task, f"{placeholder}\nex.{check}(answer)", "", solution))
 
 
 cells = [
