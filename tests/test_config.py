@@ -73,3 +73,20 @@ def test_environment_report_keys(monkeypatch, capsys):
     printed = config.environment_report(seed=5)
     assert printed["mode"] == "quick"
     assert "tensorflow" in capsys.readouterr().out
+
+
+def test_accelerator_names_the_gpu_tensorflow_sees(monkeypatch):
+    """On Colab's GPU runtime TensorFlow lists a GPU; the report must say so (and the chapters
+    then run on it without any code change: Keras places work on the GPU by itself)."""
+    import tensorflow as tf
+
+    class FakeGPU:
+        name = "/physical_device:GPU:0"
+
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: [FakeGPU()] if kind == "GPU" else [])
+    monkeypatch.setattr(tf.config.experimental, "get_device_details",
+                        lambda dev: {"device_name": "Tesla T4"})
+    assert config.accelerator() == "GPU: Tesla T4"
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    assert config.accelerator() == "CPU only"
