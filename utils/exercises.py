@@ -7,6 +7,15 @@ Each chapter's checks live in ``utils/checks/<chapter>.py`` and return a :class:
 
 A check never raises on a wrong or empty answer: it explains.  Tests call the same functions
 with a right answer (``ok`` is True) and a typical wrong one (``ok`` is False, with a hint).
+
+Most checks start by reading the answer.  :func:`parse_number`, :func:`parse_pair` and
+:func:`parse_shape` do that in one place: each returns the parsed value, or a :class:`Feedback`
+("No answer yet" for a placeholder, a hint for an answer of the wrong kind) that the check
+returns at once::
+
+    value = parse_number(answer, what="a number between 0 and 1")
+    if isinstance(value, Feedback):
+        return value
 """
 from __future__ import annotations
 
@@ -56,15 +65,65 @@ def unanswered(what: str = "an answer") -> Feedback:
     return Feedback(False, f"No answer yet: replace the `...` placeholder with {what}.")
 
 
-def check_number(answer, expected: float, *, rtol: float = 1e-6, atol: float = 1e-9,
-                 hints: dict | None = None, what: str = "a number") -> Feedback:
-    """Compare a numeric answer; ``hints`` maps typical wrong values to explanations."""
+def parse_number(answer, what: str = "a number") -> float | Feedback:
+    """Read a numeric answer: the answer as a ``float``, or the :class:`Feedback` to return.
+
+    ``what`` describes the expected answer in the messages ("No answer yet: replace the `...`
+    placeholder with <what>." and "expected <what>, got ...").
+    """
     if is_unanswered(answer):
         return unanswered(what)
     try:
-        value = float(answer)
+        return float(answer)
     except (TypeError, ValueError):
         return wrong(f"expected {what}, got {type(answer).__name__} {answer!r}.")
+
+
+def parse_pair(answer, what: str = "a pair (low, high)", *,
+               fractions: bool = False) -> tuple[float, float] | Feedback:
+    """Read a pair of numbers such as an interval ``(low, high)``: a tuple of two ``float``,
+    or the :class:`Feedback` to return.
+
+    The order is kept as given (some checks explain a swapped pair).  With ``fractions=True``
+    a value above 1 is taken for a percentage and explained as such.
+    """
+    if is_unanswered(answer):
+        return unanswered(what)
+    try:
+        lo, hi = (float(v) for v in answer)
+    except (TypeError, ValueError):
+        return wrong(f"give two numbers as {what}, got {answer!r}.")
+    if fractions and (lo > 1 or hi > 1):
+        return wrong("give proportions between 0 and 1, not percentages.")
+    return lo, hi
+
+
+def parse_shape(answer, what: str = "a shape tuple (height, width, channels)", *,
+                ndim: int = 3) -> tuple[int, ...] | Feedback:
+    """Read a tensor shape: a tuple of ``int``, or the :class:`Feedback` to return.
+
+    ``None`` entries (Keras's unknown batch size, as in ``model.output_shape``) are skipped, and
+    a leading batch dimension of 1 (``x.shape`` of a single sample) is dropped from a shape of
+    ``ndim + 1`` entries, so ``(None, 5, 5, 8)``, ``(1, 5, 5, 8)`` and ``(5, 5, 8)`` all read as
+    ``(5, 5, 8)``.  The length is not checked: the checks explain a wrong one themselves.
+    """
+    if is_unanswered(answer):
+        return unanswered(what)
+    try:
+        shape = tuple(int(v) for v in answer if v is not None)
+    except (TypeError, ValueError):
+        return wrong(f"expected {what}, got {answer!r}.")
+    if len(shape) == ndim + 1 and shape[0] == 1:
+        shape = shape[1:]
+    return shape
+
+
+def check_number(answer, expected: float, *, rtol: float = 1e-6, atol: float = 1e-9,
+                 hints: dict | None = None, what: str = "a number") -> Feedback:
+    """Compare a numeric answer; ``hints`` maps typical wrong values to explanations."""
+    value = parse_number(answer, what)
+    if isinstance(value, Feedback):
+        return value
     if np.isclose(value, expected, rtol=rtol, atol=atol):
         return correct()
     for bad, hint in (hints or {}).items():

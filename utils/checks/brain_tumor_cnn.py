@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ..exercises import Feedback, check_number, correct, is_unanswered, unanswered, wrong
+from ..exercises import Feedback, check_number, correct, parse_number, parse_pair, wrong
 
 # Exercise 1: parameters of the paper's CNN when layer 4 uses the text's 4x4 kernel.
 PARAMS_TEXT_4X4 = 36849
@@ -50,12 +50,10 @@ def expected_fold_ci():
 
 def check_fold_ci(answer) -> Feedback:
     """Exercise 2: ``(low, high)`` of the t-based 95 % CI of the mean of FOLD_ACCURACIES."""
-    if is_unanswered(answer):
-        return unanswered("a tuple (low, high)")
-    try:
-        lo, hi = (float(a) for a in answer)
-    except (TypeError, ValueError):
-        return wrong("give two numbers, e.g. `answer = (low, high)`.")
+    pair = parse_pair(answer)
+    if isinstance(pair, Feedback):
+        return pair
+    lo, hi = pair
     if lo > hi:
         lo, hi = hi, lo
 
@@ -87,12 +85,9 @@ def expected_leaked_test_images(seed: int = LEAK_SEED) -> int:
 
 def check_leaked_test_images(answer) -> Feedback:
     """Exercise 3: test images of the seed-0 paper split that have a near-duplicate in train."""
-    if is_unanswered(answer):
-        return unanswered("an integer (a number of test images)")
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return wrong(f"expected an integer, got {type(answer).__name__}.")
+    value = parse_number(answer, what="an integer (a number of test images)")
+    if isinstance(value, Feedback):
+        return value
     expected = expected_leaked_test_images()
     if value == expected:
         return correct(f"{expected} of the 51 test images have a copy in the training set.")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..exercises import Feedback, check_number, correct, is_unanswered, unanswered, wrong
+from ..exercises import Feedback, check_number, correct, is_unanswered, parse_pair, unanswered, wrong
 from .. import literature as L
 
 #: The paper's test set: 20 % of 253 images (rounded up) and the counts behind 78 % / 92 %.
@@ -32,14 +32,10 @@ def check_implied_prevalence(answer) -> Feedback:
 
 def check_paper_interval(answer) -> Feedback:
     """Exercise 2: 95 % Wilson interval (low, high) of the paper's ResNet50 (47 of 51 correct)."""
-    if is_unanswered(answer):
-        return unanswered("a pair (low, high)")
-    try:
-        lo, hi = (float(v) for v in answer)
-    except (TypeError, ValueError):
-        return wrong("give two numbers: (low, high).")
-    if lo > 1.5 or hi > 1.5:
-        return wrong("give fractions in [0, 1], not percentages.")
+    pair = parse_pair(answer, fractions=True)
+    if isinstance(pair, Feedback):
+        return pair
+    lo, hi = pair
     want = L.wilson_ci(K_RESNET, N_TEST)
     if np.allclose([lo, hi], want, atol=2e-3):
         return correct(f"({want[0]:.3f}, {want[1]:.3f}): 92 % on 51 images is compatible with anything "

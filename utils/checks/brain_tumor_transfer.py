@@ -1,11 +1,10 @@
 """Checks for the exercises of chapter 09, *Transfer learning for brain tumour MRI*."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from ..exercises import Feedback, check_number, correct, is_unanswered, unanswered, wrong
+from ..exercises import Feedback, check_number, correct, parse_number, parse_pair, wrong
+from ..metrics import wald_ci, wilson_ci
 
 #: Exercise 2: fold accuracies of two models on the same five folds.
 FOLD_ACC_A = (0.88, 0.84, 0.90, 0.86, 0.92)
@@ -14,38 +13,20 @@ FOLD_ACC_B = (0.82, 0.80, 0.86, 0.84, 0.84)
 DISCORDANT = (7, 19)
 
 
-def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return c - h, c + h
-
-
-def _wald(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    p = k / n
-    h = z * math.sqrt(p * (1 - p) / n)
-    return p - h, p + h
-
-
 def check_paper_ci(answer) -> Feedback:
     """Exercise 1: Wilson 95 % interval of the paper's ResNet50 accuracy, 47 of 51 test images."""
-    if is_unanswered(answer):
-        return unanswered("a pair (low, high)")
-    try:
-        lo, hi = (float(v) for v in answer)
-    except (TypeError, ValueError):
-        return wrong("give two numbers: (low, high).")
-    if lo > 1.5 or hi > 1.5:
-        return wrong("give proportions between 0 and 1, not percentages.")
-    exp = _wilson(47, 51)
+    pair = parse_pair(answer, fractions=True)
+    if isinstance(pair, Feedback):
+        return pair
+    lo, hi = pair
+    exp = wilson_ci(47, 51)
     if np.allclose((lo, hi), exp, atol=0.003):
         return correct(f"({exp[0]:.3f}, {exp[1]:.3f}): with 51 test images '92 %' is compatible "
                        "with anything from about 81 % to 97 %.")
-    if np.allclose((lo, hi), _wald(47, 51), atol=0.003):
+    if np.allclose((lo, hi), wald_ci(47, 51), atol=0.003):
         return wrong("that is the Wald interval p +- 1.96 sqrt(p(1-p)/n); use the Wilson score "
                      "interval (utils.metrics.wilson_ci), which behaves near 100 %.")
-    if np.allclose((lo, hi), _wilson(round(0.92 * 253), 253), atol=0.003):
+    if np.allclose((lo, hi), wilson_ci(round(0.92 * 253), 253), atol=0.003):
         return wrong("the paper tested on one 20 % split (51 images), not on all 253.")
     return wrong("not the Wilson interval of 47 correct out of 51; check k and n.")
 
@@ -76,10 +57,9 @@ def check_mcnemar_p(answer) -> Feedback:
              float(stats.chi2.sf((b - c) ** 2 / (b + c), 1)): "that is the chi-square "
                                                               "approximation without continuity "
                                                               "correction; use the exact test."}
-    if not is_unanswered(answer):
-        try:
-            if float(answer) > 1:
-                return wrong("a p-value lies between 0 and 1; did you give a test statistic?")
-        except (TypeError, ValueError):
-            pass
-    return check_number(answer, expected, rtol=1e-3, atol=1e-6, hints=hints, what="a p-value")
+    value = parse_number(answer, what="a p-value")
+    if isinstance(value, Feedback):
+        return value
+    if value > 1:
+        return wrong("a p-value lies between 0 and 1; did you give a test statistic?")
+    return check_number(value, expected, rtol=1e-3, atol=1e-6, hints=hints, what="a p-value")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..exercises import Feedback, correct, is_unanswered, unanswered, wrong
+from ..exercises import Feedback, correct, is_unanswered, parse_number, parse_pair, unanswered, wrong
 from ..metrics import metrics_from_counts, wald_ci, wilson_ci
 
 #: The confusion counts of exercise 1 (a screening model on 100 scans).
@@ -62,15 +62,11 @@ def check_metrics(answer) -> Feedback:
 
 def check_wilson(answer) -> Feedback:
     """Exercise 2: the 95 % Wilson interval ``(low, high)`` for 45 correct out of 60."""
-    if is_unanswered(answer):
-        return unanswered("a pair (low, high)")
-    try:
-        lo, hi = (float(v) for v in answer)
-    except (TypeError, ValueError):
-        return wrong(f"expected a pair (low, high), got {answer!r}.")
+    pair = parse_pair(answer, fractions=True)
+    if isinstance(pair, Feedback):
+        return pair
+    lo, hi = pair
     exp = wilson_ci(WILSON_K, WILSON_N)
-    if lo > 1 or hi > 1:
-        return wrong("give the bounds as fractions between 0 and 1, not percentages.")
     if _close(lo, exp[1]) and _close(hi, exp[0]):
         return wrong("the bounds are in the wrong order: (low, high).")
     if _close(lo, exp[0]) and _close(hi, exp[1]):
@@ -90,12 +86,9 @@ def check_wilson(answer) -> Feedback:
 
 def check_majority_baseline(answer, y_test) -> Feedback:
     """Exercise 3: accuracy of always predicting the majority class on ``y_test``."""
-    if is_unanswered(answer):
-        return unanswered("a number between 0 and 1")
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return wrong(f"expected a number, got {answer!r}.")
+    value = parse_number(answer, what="a number between 0 and 1")
+    if isinstance(value, Feedback):
+        return value
     share = float(np.mean(np.asarray(y_test) == 1))
     expected = max(share, 1 - share)
     if value > 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import fundamentals as F
-from ..exercises import Feedback, check_array, correct, is_unanswered, unanswered, wrong
+from ..exercises import Feedback, check_array, check_number, correct, is_unanswered, parse_shape, unanswered, wrong
 
 #: The 4x4 input of exercise 1.
 POOL_INPUT = np.array([[2, 0, 1, 3],
@@ -35,14 +35,9 @@ def check_avg_pool(answer) -> Feedback:
 
 def check_output_shape(answer) -> Feedback:
     """Exercise 2: output of Conv2D(16, 3, padding="valid") then MaxPooling2D(2) on 64x64x1."""
-    if is_unanswered(answer):
-        return unanswered("a shape tuple (height, width, channels)")
-    try:
-        shape = tuple(int(v) for v in answer if v is not None)
-    except (TypeError, ValueError):
-        return wrong(f"expected a tuple such as (h, w, c), got {answer!r}.")
-    if len(shape) == 4 and shape[0] == 1:
-        shape = shape[1:]
+    shape = parse_shape(answer)
+    if isinstance(shape, Feedback):
+        return shape
     if shape == (31, 31, 16):
         return correct("64 - 3 + 1 = 62 after the 'valid' convolution, 62 / 2 = 31 after pooling; "
                        "16 filters give 16 channels.")
@@ -70,7 +65,7 @@ def check_conv_params(answer) -> Feedback:
         3 * 3 * 16: "each filter is 3x3x8 (it spans all 8 input channels) and has a bias.",
         3 * 3 * 8 * 16 + 8: "there is one bias per filter (output channel), not per input channel.",
     }
-    return _count(answer, expected, hints, "the number of parameters")
+    return check_number(answer, expected, rtol=0, atol=0, hints=hints, what="the number of parameters")
 
 
 def check_receptive_field(answer) -> Feedback:
@@ -82,18 +77,4 @@ def check_receptive_field(answer) -> Feedback:
             "(3 - 1) x 2 = 4.",
         9: "start from 1 pixel and add (k - 1) x jump for every layer: 1 + 2 + 2 + 1 + 2 x 2.",
     }
-    return _count(answer, 10, hints, "the receptive field in pixels")
-
-
-def _count(answer, expected: int, hints: dict, what: str) -> Feedback:
-    if is_unanswered(answer):
-        return unanswered(what)
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return wrong(f"expected {what} as a number, got {answer!r}.")
-    if value == expected:
-        return correct()
-    if value in hints:
-        return wrong(hints[int(value)])
-    return wrong(f"{value:g} is not right; re-check your computation.")
+    return check_number(answer, 10, rtol=0, atol=0, hints=hints, what="the receptive field in pixels")

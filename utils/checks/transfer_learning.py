@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..exercises import Feedback, check_array, check_number, correct, is_unanswered, unanswered, wrong
+from ..exercises import (Feedback, check_array, check_number, correct, is_unanswered, parse_shape,
+                         unanswered, wrong)
 
 
 def _head_params(channels: int, side: int = 7) -> int:
@@ -58,14 +59,9 @@ def check_resnet_preprocess(answer) -> Feedback:
 def check_feature_map_shape(answer) -> Feedback:
     """Exercise 3: shape of EfficientNet-Lite0's feature map (include_top=False) for a
     160x160 RGB input."""
-    if is_unanswered(answer):
-        return unanswered("a shape tuple (height, width, channels)")
-    try:
-        shape = tuple(int(v) for v in answer if v is not None)
-    except (TypeError, ValueError):
-        return wrong(f"expected a tuple such as (h, w, c), got {answer!r}.")
-    if len(shape) == 4 and shape[0] == 1:
-        shape = shape[1:]
+    shape = parse_shape(answer)
+    if isinstance(shape, Feedback):
+        return shape
     if shape == (5, 5, 1280):
         return correct("five stride-2 stages divide 160 by 32: a 5x5 map of 1280 channels.")
     if shape == (7, 7, 1280):
