@@ -23,8 +23,9 @@ md("""
 
 Section 3.2 of the paper reviews deep-learning models that tell COVID-19 from other findings on
 chest X-rays and CT, many with accuracies above 95 %. This chapter builds such a classifier on
-the book's real X-rays (COVID-19, normal, viral pneumonia) with transfer learning, and obtains
-the same kind of excellent numbers. Then it audits them: what does the model really use? The
+the book's real X-rays (COVID-19, normal, viral pneumonia) with transfer learning and
+evaluates it the way those studies do. Then it audits the numbers: what does the model really
+use? The
 book's COVID-19 images are adult X-rays collected from papers and websites; the normal and
 pneumonia images are paediatric X-rays from one hospital. A model can separate *those* without
 ever looking at a lung.
@@ -56,8 +57,10 @@ code("""
 env = utils.setup()
 """),
 md("""
-Quick mode uses 12 images per class at 128 px and 3 folds; full mode all 405 images at 224 px
-(the backbone's native size) and 5 folds. Every number in the text comes from full mode.
+Quick mode uses 12 images per class at 128 px and 3 folds; full mode all images at 224 px
+(the backbone's native size) and 5 folds. Every measured number, counts of images included, is
+printed by the code cells; the text refers to those printouts and does not repeat them, so it
+stays true in either mode.
 """),
 code("""
 SIZE = utils.by_mode(quick=128, full=224)
@@ -92,19 +95,20 @@ fig = plots.image_grid(X[show], titles=[f"{table['cls'][i]}\\n{table['width'][i]
                        suptitle="Four X-rays per class, with their original sizes")
 """),
 md("""
-The table already tells the story the audit will confirm: every normal and pneumonia image is
-512x512 grayscale (children, one hospital in Guangzhou {cite}`kermany2018`); the COVID images
-(adults, from publications and websites {cite}`cohen2020covid`) come in dozens of sizes, some as
-PNG or in colour, some with arrows and text.
+The table already tells the story the audit will test: the normal and pneumonia images
+(children, one hospital in Guangzhou {cite}`kermany2018`) are all 512x512 grayscale JPEGs (the
+`share_512x512`, `share_png` and `share_colour` columns); the COVID images (adults, from
+publications and websites {cite}`cohen2020covid`) come in many sizes (`distinct_widths`), some
+as PNG or in colour, some with arrows and text.
 
 ## Transfer learning: frozen features and a linear head
 
 As in the transfer-learning chapters, an ImageNet network does the feature extraction: the
 offline EfficientNet-Lite0 of `utils.backbones` {cite}`tan2019efficientnet`, frozen, gives 1280
 numbers per image (global average pooling of its last feature map). A logistic regression on
-those numbers is the trainable "head". With 405 images, a single hold-out would test on about
-80; instead, **grouped 5-fold cross-validation** predicts every image once, by a head that never
-saw its patient.
+those numbers is the trainable "head". With a few hundred images, a single 20 % hold-out would
+test on fewer than a hundred; instead, **grouped k-fold cross-validation** (`FOLDS` folds, set
+above) predicts every image once, by a head that never saw its patient.
 """),
 code("""
 features, seconds = C.lite0_features(X, "full")
@@ -117,14 +121,21 @@ code("""
 fig = C.plot_confusion(y, full["pred"], title="Lite0 features + logistic regression\\n(out-of-fold, grouped by patient)")
 """),
 code("""
+k = int(np.sum(full["pred"] == y))
+lo, hi = metrics.wilson_ci(k, len(y))
+errors = full["pred"] != y
+print(f"accuracy {k}/{len(y)} = {k / len(y):.3f} (95% Wilson interval {lo:.3f} to {hi:.3f}); "
+      f"COVID-19 images recognised: {int(np.sum(full['pred'][y == 0] == 0))} of {int(np.sum(y == 0))}")
+print(f"errors: {int(errors.sum())}, of which {int(np.sum(errors & (y != 0) & (full['pred'] != 0)))} "
+      f"confuse normal and viral pneumonia and {int(np.sum(errors & ((y == 0) | (full['pred'] == 0))))} "
+      f"involve COVID-19")
 C.per_class_table(y, full["pred"])
 """),
 md("""
-By the standards of the COVID-19 literature this is a publishable result: 96 % accuracy
-(Wilson interval 93-97 %), every one of the 205 COVID-19 images recognised, and the few errors
-confusions between normal and viral pneumonia. A reader should now ask *why* COVID-19 is the
-easiest class, when radiologists find COVID-19 pneumonia hard to tell from other viral
-pneumonias. Compare with the two classes that share one source:
+By the standards of the COVID-19 literature, numbers like these are a publishable result. Look
+at where the errors fall. If COVID-19 comes out as the easiest class, a reader should ask *why*:
+radiologists find COVID-19 pneumonia hard to tell from other viral pneumonias. Compare with the
+two classes that share one source:
 """),
 code("""
 same_source = y != 0
@@ -135,10 +146,11 @@ print(f"normal vs viral pneumonia, same hospital and format: accuracy {pair['acc
       f"(chance 0.5)")
 """),
 md("""
-Within one hospital and one format, normal versus viral pneumonia is learnable too (about 91 %:
-pneumonia in children is often visible), but it is clearly the harder question, while "COVID-19
-or not" is answered almost without error. The rest of the chapter asks what that near-perfect
-answer is based on.
+The two printed accuracies answer a question *within* one source (normal versus viral
+pneumonia: one hospital, one format) and one *across* sources (COVID-19 or not). The first is
+learnable (pneumonia in children is often visible); but when the second is answered almost
+without error and the first is not, the difference needs an explanation that is not "COVID-19 is
+easy to see". The rest of the chapter asks what the answer across sources is based on.
 
 ## The shortcut audit
 
@@ -165,7 +177,7 @@ for c, name in enumerate(C.CLASSES):
     sel = y == c
     ax.scatter(np.exp(src["log_width"][sel]), src["border_mean"][sel], s=12, alpha=0.6, label=name)
 ax.set(xscale="log", xlabel="original width (pixels, log scale)", ylabel="mean brightness of the border",
-       title="Two numbers without anatomy already separate COVID from the rest")
+       title="Two numbers without anatomy: original width and border brightness")
 ax.legend(fontsize=8)
 fig.tight_layout()
 """),
@@ -217,6 +229,11 @@ inside = C.cam_share_inside(cams, lungs[cam_idx])
 cam_table = pd.DataFrame({"class": np.array(C.CLASSES)[y[cam_idx]], "Grad-CAM mass on the lungs": inside,
                           "lung share of the image": area[cam_idx]}).groupby("class").mean().round(2)
 print(f"Grad-CAM of {len(cam_idx)} images in {time.perf_counter() - t0:.0f} s (maps for the predicted class)")
+cam_masks = lungs[cam_idx][..., 0] >= 0.5
+top = np.array([np.argmax(m.any(1)) if m.any() else 0 for m in cam_masks])   # first lung row
+above = np.array([c[:t].sum() / max(c.sum(), 1e-12) for c, t in zip(cams, top)])
+cam_table["Grad-CAM mass above the lungs"] = pd.Series(above).groupby(
+    np.array(C.CLASSES)[y[cam_idx]]).mean().round(2)
 cam_table
 """),
 code("""
@@ -234,13 +251,13 @@ fig.tight_layout()
 """),
 md("""
 If the model looked only at lung disease, nearly all the heat would lie inside the outlines.
-It does not: for normal images the share of heat on the lungs (about 31 %) equals the lungs'
-share of the image, and the maps light up the neck and shoulders; for COVID-19 and pneumonia
-the lungs get about half of the heat while covering about 36 % of the image: more than their
-share, but the other half of the evidence comes from elsewhere. Grad-CAM maps are coarse (7x7
-cells at 224 px, blown up) and show where a *gradient* is large, not why. Some of these maps
-would even look reassuring in a paper. They are a hint, not proof; the probes below are more
-direct.
+Compare the columns of the table class by class: where the heat on the lungs is no larger than
+the lungs' share of the image, the lungs matter to the model no more than any other part of the
+picture; where it is larger, they matter more, but whatever heat is not on the lungs is
+evidence taken from elsewhere. The last column gives the heat above the top of the lungs (neck
+and shoulders). Grad-CAM maps are coarse (one cell per 32x32 pixels, 7x7 cells at 224 px,
+blown up) and show where a *gradient* is large, not why. Some of these maps would even look
+reassuring in a paper. They are a hint, not proof; the probes below are more direct.
 
 ### 3. Probes on the lungs only, and on everything but the lungs
 
@@ -280,6 +297,11 @@ def summarise(res):
 
 audit = pd.DataFrame({name: summarise(r) for name, r in probes.items()}).T
 audit.loc["majority class"] = [np.bincount(y).max() / len(y), np.nan, np.nan, 1 / 3, np.nan, np.nan]
+for name in audit.index[1:-1]:
+    print(f"{name:>28}: accuracy {audit.loc[name, 'accuracy'] - audit.loc['full image', 'accuracy']:+.3f}, "
+          f"COVID vs rest {audit.loc[name, 'COVID vs rest'] - audit.loc['full image', 'COVID vs rest']:+.3f}, "
+          f"normal vs pneumonia {audit.loc[name, 'normal vs pneumonia'] - audit.loc['full image', 'normal vs pneumonia']:+.3f}"
+          " (difference to the full image)")
 audit.round(3)
 """),
 code("""
@@ -302,30 +324,31 @@ fig.suptitle("What is left when the model sees only part of the X-ray, or none o
 fig.tight_layout()
 """),
 md("""
-Read the table row by row (the last two columns split the 3-class predictions into the two
-questions):
+Read the table row by row, with the printed differences to the full image (the last two
+columns split the 3-class predictions into the two questions):
 
-- **Lungs removed**: the classifier never sees a lung pixel, and it is exactly as good as with the
-  whole image (96 %; COVID vs the rest 99.8 %). Whatever it uses there, the neck, shoulders and
-  body of a child versus an adult, the borders, markers and the way the image was processed, is
-  not COVID-19 pneumonia.
-- **Lungs only** is high as well (94 %), but that does not prove the model reads pathology: the
-  lung region also carries the source (a child's ribs and proportions, resolution, contrast
-  processing).
-- **Lung silhouette only**: the outline of a predicted mask, with no pixel of the X-ray, gets 88 %
-  and 96 % for COVID vs the rest: children's lungs have another shape and fill the frame
-  differently.
-- **File metadata only**: five numbers about the file, no pixel at all, separate COVID-19 from
-  the rest almost perfectly (they cannot separate normal from pneumonia: both are 512x512
-  grayscale JPEGs). Exercise 3 does it with one line of code.
+- **Lungs removed**: the classifier never sees a lung pixel. Whatever it still gets right, it
+  gets from the neck, shoulders and body of a child versus an adult, the borders, markers and
+  the way the image was processed, not from COVID-19 pneumonia; if it is about as good as with
+  the whole image, the lungs were never needed.
+- **Lungs only**: a high score here does not prove the model reads pathology: the lung region
+  also carries the source (a child's ribs and proportions, resolution, contrast processing).
+- **Lung silhouette only**: the outline of a predicted mask, with no pixel of the X-ray. Any
+  score clearly above the majority class means the shape alone carries the class: children's
+  lungs have another shape and fill the frame differently.
+- **File metadata only**: five numbers about the file, no pixel at all. Its "COVID vs rest"
+  column shows how much of the question the file alone answers; normal and pneumonia it cannot
+  tell apart beyond the class proportions, because their files are alike in all five numbers
+  (512x512 grayscale JPEGs). Exercise 3 builds a one-line version of it.
 
-Even normal versus pneumonia, which share a source, is answered as well with the lungs removed
-(91 %) as with the whole image, and the silhouette alone gets 80 % (the predicted lungs cover a
-median 37 % of a pneumonia image but 32 % of a normal one). So the two groups of children also
-differ in ways that are not lung texture: age and body size, positioning, field of view, or the
-mask itself reacting to the disease. This data set cannot tell which, and the same-source result
-would need an audit of its own. On this data set, "COVID-19 detection" is mostly "adult internet
-X-ray detection".
+Check the last column too. If normal versus pneumonia, which share a source, is answered about
+as well with the lungs removed as with the whole image, and the silhouette alone scores well
+above chance (compare the median predicted lung areas per class printed with the U-Net masks),
+then the two groups of children also differ in ways that are not lung texture: age and body
+size, positioning, field of view, or the mask itself reacting to the disease. This data set
+cannot tell which, and the same-source result would need an audit of its own. Where the probes
+without lungs come close to the full image, "COVID-19 detection" on this data set is mostly
+"adult internet X-ray detection".
 
 ## What the literature tables should make you suspect
 
@@ -377,14 +400,14 @@ md("""
 ## Summary
 
 - Frozen ImageNet features and a linear head, evaluated by grouped cross-validation, classify the
-  book's X-rays into COVID-19, normal and viral pneumonia with a high accuracy, and recognise
-  COVID-19 almost perfectly.
-- The audit shows why: the classes come from different sources. File metadata alone separates
-  COVID-19 from the rest; with the lungs blacked out the classifier is as accurate as with the
-  whole image; the lung silhouette alone is informative; Grad-CAM puts much of its weight
-  outside the lungs (for normal images on the neck and shoulders).
-- Held at one source (normal vs viral pneumonia) the question is harder, and even there the
-  lungs-removed probe warns that the model may not be reading the lungs.
+  book's X-rays into COVID-19, normal and viral pneumonia; the per-class table shows how well,
+  and which class is easiest.
+- The classes come from different sources, and the audit measures how much of the accuracy that
+  explains: file metadata alone, the image with the lungs blacked out, the lung silhouette alone,
+  and the share of Grad-CAM heat on and above the lungs. Every probe that needs no lung yet
+  comes close to the full image is evidence of a shortcut.
+- Normal versus viral pneumonia, held at one source, is the fairer question; the lungs-removed
+  probe tests whether even there the model reads the lungs.
 - High accuracies in the COVID-19 literature built on such "Frankenstein" data sets
   {cite}`roberts2021pitfalls` measure shortcuts {cite}`degrave2021shortcuts`. Trust needs data
   from one population and process for all classes, patient-level splits, external validation and
@@ -433,10 +456,12 @@ answer = ...  # your code here: a number between 0 and 1
 ex.check_size_rule(answer, table)
 """, """
 Apply the rule to every image and count how often it agrees with the truth. It never looks at
-a pixel, let alone a lung, yet it is about as good as the deep model at spotting COVID-19.
+a pixel, let alone a lung; compare its accuracy with the "COVID vs rest" column of the audit
+table.
 """, """
 is_512 = (table["width"].astype(int) == 512) & (table["height"].astype(int) == 512)
 answer = np.mean(is_512.to_numpy() == (table["cls"] != "covid").to_numpy())
+print(f"size rule {answer:.3f}, deep model (full image) {audit.loc['full image', 'COVID vs rest']:.3f}")
 ex.check_size_rule(answer, table)
 """),
 ]
