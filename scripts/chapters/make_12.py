@@ -4,17 +4,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from scripts.nbtools import code, md, setup, write  # noqa: E402
-
-
-def exercise(n, title, task, student, solution_text, solution_code):
-    """The three cells of one exercise: task, student cell with a check, folded solution."""
-    return [
-        md(f"```{{admonition}} Exercise {n}: {title}\n:class: tip\n{task.strip()}\n```"),
-        code(student),
-        md(f"````{{admonition}} Solution\n:class: dropdown\n{solution_text.strip()}\n\n"
-           f"```python\n{solution_code.strip()}\n```\n````"),
-    ]
+from scripts.nbtools import code, exercise, md, setup, write  # noqa: E402
 
 
 cells = [
