@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..exercises import Feedback, correct, is_unanswered, unanswered, wrong
+from ..exercises import Feedback, correct, is_unanswered, parse_number, unanswered, wrong
 
 CLASSES = ("covid", "normal", "viral_pneumonia")
 #: Exercise 1: a 3-class confusion matrix, rows = true class, columns = predicted class.
@@ -96,12 +96,9 @@ def size_rule_accuracy(table) -> float:
 
 def check_size_rule(answer, table) -> Feedback:
     """Exercise 3: the accuracy of the one-line rule of :func:`size_rule_accuracy`."""
-    if is_unanswered(answer):
-        return unanswered("a number between 0 and 1")
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return wrong(f"expected a number, got {answer!r}.")
+    value = parse_number(answer, what="a number between 0 and 1")
+    if isinstance(value, Feedback):
+        return value
     if value > 1:
         return wrong("give the accuracy as a fraction between 0 and 1, not a percentage.")
     exp = size_rule_accuracy(table)

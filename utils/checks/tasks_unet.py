@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..exercises import Feedback, correct, is_unanswered, unanswered, wrong
+from ..exercises import Feedback, correct, is_unanswered, parse_number, unanswered, wrong
 
 #: Exercise 1: a V7-style mask (0 background, 127 ignore, 255 lung) and a predicted mask.
 TRUTH = np.array([
@@ -44,12 +44,9 @@ def expected_dice() -> float:
 
 def check_masked_dice(answer) -> Feedback:
     """Exercise 1: the Dice of ``PRED`` against ``TRUTH`` with the 127 pixels excluded."""
-    if is_unanswered(answer):
-        return unanswered("a number between 0 and 1")
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return wrong(f"expected a number, got {answer!r}.")
+    value = parse_number(answer, what="a number between 0 and 1")
+    if isinstance(value, Feedback):
+        return value
     t, p = TRUTH == 255, PRED == 1
     everything = np.ones_like(t)
     exp = expected_dice()
@@ -77,12 +74,10 @@ ENC1_PARAMS = 3 * 3 * 1 * 16 + 4 * 16 + 3 * 3 * 16 * 16 + 4 * 16   # 2576
 def check_enc1_params(answer) -> Feedback:
     """Exercise 2: parameters (trainable and not) of block ``enc1``: conv 1->16, BN, conv
     16->16, BN, no biases (batch norm follows each convolution)."""
-    if is_unanswered(answer):
-        return unanswered("an integer")
-    try:
-        value = int(round(float(answer)))
-    except (TypeError, ValueError):
-        return wrong(f"expected an integer, got {answer!r}.")
+    value = parse_number(answer, what="an integer")
+    if isinstance(value, Feedback):
+        return value
+    value = int(round(value))
     conv = 3 * 3 * 1 * 16 + 3 * 3 * 16 * 16
     hints = {
         conv + 2 * 16 + 8 * 16: "you added a bias to each convolution; the U-Net's convolutions "
