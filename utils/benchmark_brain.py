@@ -1,7 +1,7 @@
 """Benchmark of the brain tumour models under grouped, stratified K-fold cross-validation.
 
     python -m utils.benchmark_brain                          # paper and improved CNN
-    python -m utils.benchmark_brain --models paper,improved,transfer
+    python -m utils.benchmark_brain --models paper,improved,transfer,finetune
     DLBI_MODE=quick python -m utils.benchmark_brain          # 2 folds, 1-2 epochs, 64 px
 
 Every model is evaluated on the same folds (stratified, grouped by near-duplicate group, seed
@@ -11,7 +11,8 @@ wall time, then the mean, SD and t-based 95 % CI of each model; ``--save NAME`` 
 ``_build/results/NAME.json``.
 
 ``transfer`` is a frozen ImageNet EfficientNet-Lite0 (``utils.backbones``, offline weights) with
-a small trained head: the offline stand-in for the paper's frozen ResNet50.
+a small trained head: the offline stand-in for the paper's frozen ResNet50; ``finetune`` is the
+same backbone with its top nine blocks fine-tuned, the best model of the transfer chapter.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m utils.benchmark_brain", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="paper,improved",
-                        help="comma-separated subset of paper,improved,transfer (default: %(default)s)")
+                        help="comma-separated subset of paper,improved,transfer,finetune (default: %(default)s)")
     parser.add_argument("--folds", type=int, default=None,
                         help="number of folds (default: 2 in quick mode, 5 in full mode)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the folds and models")

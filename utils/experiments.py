@@ -522,7 +522,7 @@ def predict(model, X, tta: bool = False, batch_size: int = 64) -> np.ndarray:
 # ------------------------------------------------------------------------------------------
 # The chapter's protocols (shared by the chapter and ``python -m utils.benchmark_brain``)
 # ------------------------------------------------------------------------------------------
-MODELS = ("paper", "improved", "transfer")
+MODELS = ("paper", "improved", "transfer", "finetune")
 
 
 def protocol(name: str, quick: bool | None = None) -> dict:
@@ -549,10 +549,17 @@ def protocol(name: str, quick: bool | None = None) -> dict:
                 "fit": {"epochs": pick(2, 50), "batch_size": 16, "inner_val": 0.2,
                         "patience": 10, "min_epochs": 15, "drop_remainder": True,
                         "class_weight": "balanced", "lr_schedule": "cosine", "tta": True}}
+    # The transfer models use the settings of the chapter "Transfer learning for brain tumour
+    # MRI" (its SETTINGS cell): head-cropped images at 224 px, the same grouped folds.
     if name == "transfer":  # utils.transfer: frozen ImageNet EfficientNet-Lite0, light head
-        return {"model": "transfer", "size": pick(64, 224), "crop": False, "rgb": True,
+        return {"model": "transfer", "size": pick(64, 224), "crop": True, "rgb": True,
                 "folds": pick(2, 5), "build": {},
                 "fit": {"mode": "features", "head": "light", "epochs": pick(2, 60)}}
+    if name == "finetune":  # the same backbone with its top blocks fine-tuned (the chapter's best)
+        return {"model": "finetune", "size": pick(64, 224), "crop": True, "rgb": True,
+                "folds": pick(2, 5), "build": {},
+                "fit": {"mode": "finetune", "n_blocks": pick(3, 9), "n_views": pick(2, 8),
+                        "epochs": pick(1, 15), "warmup_epochs": pick(1, 0), "learning_rate": 3e-4}}
     raise ValueError(f"unknown model {name!r}; choose from {MODELS}")
 
 
@@ -578,13 +585,14 @@ def run_protocol(name: str, data=None, folds=None, seed: int = 42, quick: bool |
                  progress=None) -> CVResult:
     """Grouped K-fold CV of model ``name`` with the settings of :func:`protocol`.
 
-    ``"transfer"`` is delegated to :func:`utils.transfer.run_transfer_cv` (frozen backbone,
-    cached features); its feature extraction time is added to the first fold's ``seconds``.
+    ``"transfer"`` and ``"finetune"`` are delegated to :func:`utils.transfer.run_transfer_cv`
+    (frozen backbone with cached features, or top blocks fine-tuned on cached augmented views);
+    the feature or view extraction time is added to the first fold's ``seconds``.
     """
     settings = protocol(name, quick)
     data = load_for(settings) if data is None else data
     folds = settings["folds"] if folds is None else folds
-    if name == "transfer":
+    if name in ("transfer", "finetune"):
         try:
             from . import transfer
         except ImportError as err:  # pragma: no cover - depends on the transfer chapter's module

@@ -1,0 +1,47 @@
+"""The brain tumour benchmark (``python -m utils.benchmark_brain``): its protocols and a quick run."""
+import pytest
+
+from utils import experiments as xp
+
+
+@pytest.mark.parametrize("name", xp.MODELS)
+def test_protocols_are_complete_and_quick_is_smaller(name):
+    quick, full = xp.protocol(name, quick=True), xp.protocol(name, quick=False)
+    for settings in (quick, full):
+        assert settings["model"] == name
+        assert {"size", "crop", "folds", "build", "fit"} <= set(settings)
+        assert settings["fit"]["epochs"] >= 1
+    assert full["folds"] == 5 and quick["folds"] < full["folds"]
+    assert quick["fit"]["epochs"] <= full["fit"]["epochs"]
+    assert quick["size"] <= full["size"]
+
+
+def test_transfer_protocols_follow_the_transfer_chapter():
+    full = xp.protocol("finetune", quick=False)
+    assert full["size"] == 224 and full["crop"] and full["fit"]["mode"] == "finetune"
+    assert full["fit"]["n_blocks"] == 9 and full["fit"]["learning_rate"] == 3e-4
+    assert xp.protocol("transfer", quick=False)["fit"]["mode"] == "features"
+    with pytest.raises(ValueError, match="unknown model"):
+        xp.protocol("resnet")
+
+
+def test_benchmark_prints_folds_means_and_paired_tests(mirror_env, monkeypatch, capsys):
+    from utils import benchmark_brain
+
+    monkeypatch.setenv("DLBI_MODE", "quick")
+    assert benchmark_brain.main(["--models", "paper,finetune"]) == 0
+    out = capsys.readouterr().out
+    assert "mode quick" in out
+    assert out.count("== paper") == 1 and out.count("== finetune") == 1
+    for metric in ("accuracy", "auc", "sensitivity", "specificity"):
+        assert out.count(f"  {metric:<11} mean") == 2, metric
+    assert "finetune vs paper: accuracy difference" in out and "McNemar" in out
+    assert "== summary (mean over folds)" in out
+
+
+def test_benchmark_rejects_unknown_models(capsys):
+    from utils import benchmark_brain
+
+    with pytest.raises(SystemExit):
+        benchmark_brain.main(["--models", "paper,vgg"])
+    assert "unknown model" in capsys.readouterr().err
