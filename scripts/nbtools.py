@@ -46,8 +46,12 @@ def setup():
     return code(setup_cell_source(), tags=["setup", "hide-input"])
 
 
-def write(path, cells, kind: str = "chapter") -> Path:
-    """Write the notebook; ``kind="page"`` marks a book page that is not a chapter (no exercises)."""
+def write(path, cells, kind: str = "chapter", always_execute: bool = False) -> Path:
+    """Write the notebook; ``kind="page"`` marks a book page that is not a chapter (no exercises).
+
+    ``always_execute`` makes the book build run the notebook every time instead of using its
+    execution cache (MyST-NB file-level ``execution_mode: force``), for a page that reads what
+    the other chapters wrote."""
     nb = nbformat.v4.new_notebook()
     nb.cells = list(cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -55,6 +59,8 @@ def write(path, cells, kind: str = "chapter") -> Path:
     nb.metadata["colab"] = {"provenance": []}
     if kind != "chapter":
         nb.metadata["dlbi"] = {"kind": kind}
+    if always_execute:
+        nb.metadata["mystnb"] = {"execution_mode": "force"}
     for i, cell in enumerate(nb.cells):  # stable ids keep diffs small
         cell["id"] = f"c{i:03d}"
     path = ROOT / path

@@ -358,6 +358,8 @@ rows = [paper_row("paper: CNN (as reported)", 0.78), paper_row("paper: ResNet50,
 
 cnn = transfer.load_cv_results("brain_tumor_cnn")
 cnn_models = {}
+CNN_NAMES = {"paper_cnn_grouped_cv": "the paper's CNN", "improved_cnn_grouped_cv": "the improved CNN"}
+cnn_label = lambda name: "CNN chapter: " + CNN_NAMES.get(name, name)
 if cnn is None:
     print("The CNN chapter's results (_build/results/brain_tumor_cnn.json) are not available: build that "
           "chapter first; its row is shown as not available.")
@@ -369,7 +371,7 @@ else:
 if not cnn_models:
     rows.append({"model": "our CNN (CNN chapter)", "protocol": "not available"})
 for name, m in cnn_models.items():
-    rows.append(cv_row(f"our CNN: {name}", m["folds"], m["oof"], data.y))
+    rows.append(cv_row(cnn_label(name), m["folds"], m["oof"], data.y))
 for res in ours:
     rows.append(cv_row(res.name, res.folds, res.oof, data.y))
 comparison = pd.DataFrame(rows)
@@ -400,7 +402,7 @@ for name, m in cnn_models.items():
     else:  # no fold labels saved: at least the test-fold sizes must agree
         same_folds = "n_test" in m["folds"] and list(m["folds"]["n_test"]) == list(res_ft.folds["n_test"])
     if same_folds:
-        tests.append(compare(short(res_ft), res_ft.folds, res_ft.oof, f"CNN: {name}", m["folds"], m["oof"]))
+        tests.append(compare(short(res_ft), res_ft.folds, res_ft.oof, cnn_label(name), m["folds"], m["oof"]))
     else:
         print(f"The CNN chapter's {name} used other folds; no paired test against it.")
 if cnn_models and all(m["oof"] is None for m in cnn_models.values()):

@@ -71,4 +71,4 @@ md("""
 """),
 ]
 
-write("notebooks/99_results.ipynb", cells, kind="page")
+write("notebooks/99_results.ipynb", cells, kind="page", always_execute=True)
