@@ -46,3 +46,66 @@ def test_results_page_is_executed_at_every_build():
     nb = json.loads((root / "notebooks" / "99_results.ipynb").read_text(encoding="utf-8"))
     assert nb["metadata"]["mystnb"]["execution_mode"] == "force"
     assert "touch notebooks/99_results.ipynb" in (root / "scripts" / "build_book.sh").read_text()
+
+
+def _saved():
+    """Small payloads in the layouts the chapters write (dict summaries and record lists)."""
+    env = {"environment": {"mode": "full"}}
+    cv = {"summary": {"accuracy": {"mean": 0.73, "ci95": [0.61, 0.84]},
+                      "auc": {"mean": 0.8, "ci95": [0.66, 0.93]}}}
+    records = [{"index": "accuracy", "mean": 0.9, "ci_low": 0.84, "ci_high": 0.96},
+               {"index": "auc", "mean": 0.96, "ci_low": 0.93, "ci_high": 1.02}]
+    return {
+        "brain_tumor_cnn": {**env, "results": {
+            "paper_protocol_repeats": {"n_seeds": 12, "summary": {"accuracy": {"mean": 0.76, "ci95": [0.72, 0.81]}}},
+            "paper_cnn_grouped_cv": cv, "paper_reported_accuracy": 0.78}},
+        "brain_tumor_transfer": {**env, "results": {
+            "models": {"frozen, paper head": {"backbone": "Lite0", "summary": records},
+                       "fine-tuned, light head": {"backbone": "Lite0", "summary": records}},
+            "pointing_game": {"images": 40, "peak_in_mask": 14, "mean_mask_share": 0.05}}},
+        "covid_segmentation": {**env, "results": {"lung": {"mean_dice": 0.958, "target_mean_dice": 0.95}}},
+        "covid_classification": {**env, "results": {
+            "images": 400, "patients": 300, "folds": 5,
+            "classifier": {"accuracy": 0.95, "covid_vs_rest_accuracy": 0.99},
+            "probes": [{"index": "full image", "accuracy": 0.95},
+                       {"index": "lungs removed", "accuracy": 0.94, "95% CI low": 0.91, "95% CI high": 0.96}]}},
+    }
+
+
+def test_summary_table_reads_every_layout_and_marks_the_paper():
+    table = results.summary_table(_saved())
+    rows = {(r["experiment"], r["metric"]): r for r in table.to_dict("records")}
+    paper_cv = rows[("paper's CNN", "accuracy")]
+    assert paper_cv["value"] == 0.73 and paper_cv["95% CI low"] == 0.61
+    assert "0.78" in paper_cv["paper reports"]
+    assert rows[("paper's CNN, paper's protocol", "accuracy")]["value"] == 0.76
+    frozen = rows[("Lite0: frozen, paper head", "accuracy")]
+    assert frozen["value"] == 0.9 and "0.92" in frozen["paper reports"]
+    assert rows[("Lite0: fine-tuned, light head", "accuracy")]["paper reports"] == ""
+    assert rows[("Lite0: fine-tuned, light head", "auc")]["95% CI high"] == 1.0  # cut at 1
+    game = rows[("Grad-CAM peak inside the tumour mask (fine-tuned model)", "hit rate")]
+    assert game["value"] == 14 / 40
+    assert rows[("lung U-Net, chest X-ray", "mean Dice")]["value"] == 0.958
+    assert rows[("shortcut probe: lungs removed", "accuracy")]["value"] == 0.94
+    assert ("shortcut probe: full image", "accuracy") not in rows
+    clf = rows[("Lite0 features + logistic regression, 3 classes", "accuracy")]
+    assert clf["95% CI low"] < 0.95 < clf["95% CI high"]  # Wilson interval of 380/400
+    assert set(table["mode"]) == {"full"}
+    assert results.summary_table({}).empty
+
+
+def test_brain_accuracy_plot_has_the_paper_and_our_rows():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from utils import audit
+
+    fig = results.plot_brain_accuracy(_saved())
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert sum("paper, as reported" in t for t in labels) == 2
+    assert any("fine-tuned, light head" in t for t in labels) and len(labels) == 2 + 4
+    assert audit.figure_title(fig)
+    plt.close(fig)
+    assert results.plot_brain_accuracy({}) is None

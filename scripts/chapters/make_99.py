@@ -42,20 +42,35 @@ paper
 md("""
 ## What this book measured
 
-One row per headline metric saved by a chapter (means over cross-validation folds where the
-chapter ran cross-validation; see each chapter for spreads and confidence intervals). The `mode`
-column says whether the number comes from the full build (`full`, the book's numbers) or from a
-quick test run (`quick`, not a result).
+One row per experiment and headline metric, read from the files the chapters saved during this
+build. Cross-validated values are means over the folds with the t-interval of that mean (cut at
+0 and 1); single proportions carry a Wilson interval. The `paper reports` column puts the
+paper's figure next to the experiment that repeats it; the `mode` column says whether the
+number comes from the full build (`full`, the book's numbers) or a quick test run (`quick`, not
+a result). Each chapter has the details: spreads over folds, confusion matrices, paired tests.
 """),
 code("""
 saved = results.load_all()
-table = results.headline_table(saved)
+print(f"saved results found: {', '.join(saved) or 'none'}")
+table = results.summary_table(saved)
 if table.empty:
     print("No chapter has saved results yet: build the book (the chapters run before this page).")
-else:
-    display(table)
+table.round(3)
 """),
 md("""
+The paper's two brain MRI figures next to this book's models: each of the paper's numbers
+rests on about 51 test images, so its Wilson interval is wide; the book's rows are grouped
+cross-validation over all 253 images.
+"""),
+code("""
+fig = results.plot_brain_accuracy(saved)
+if fig is None:
+    print("No brain MRI result was saved in this build.")
+"""),
+md("""
+Every other number a chapter saved (per-fold values, secondary metrics) is in
+`_build/results/<name>.json`; `results.headline_table()` lists all saved metrics.
+
 ## Where the numbers came from
 """),
 code("""
