@@ -46,8 +46,8 @@ PROBLEMS = {
 - Masks exist for 128 of the 155 tumour images; their author and method are not documented, so
   they serve teaching, not clinical benchmarking.
 - The mask of `Y102` marks a region at the back of the skull, not the visible lesion.
-- Masks are JPEG (threshold at 127 to binarise); one mask (Y163) is 271x307 while its image is
-  270x316 and must be resized (nearest neighbour) or dropped.
+- {mask_formats}; threshold them at 127 to binarise. One mask (Y163) is 271x307 while its
+  image is 270x316 and must be resized (nearest neighbour) or dropped.
 - Names differ in case from the images (`Y1.jpg` vs `Y1.JPG`); `image` in the manifest pairs them.""",
     "chest_xray": """**Known problems.**
 - **Different sources per class.** COVID-19 images are adult X-rays of every size collected from
@@ -57,7 +57,7 @@ PROBLEMS = {
 - **Several images per patient** among the COVID-19 images: split by patient.
 - **Lung masks.** v7labs masks: 0 background, 255 lung, 127 "ignore" (devices, text). lungVAE masks
   are automatic predictions, not ground truth.
-- **Licences differ per image** (CC BY, CC BY-SA, CC BY-NC-SA): see the manifest.""",
+- **Licences differ per image** ({image_licences}): see the manifest.""",
 }
 
 TITLES = {
@@ -73,6 +73,26 @@ def _table(df) -> str:
     for row in df.itertuples(index=False):
         lines.append("| " + " | ".join(str(v).replace("|", "/") for v in row) + " |")
     return "\n".join(lines)
+
+
+_FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG"}
+
+
+def _formats(m, what: str) -> str:
+    """'Masks are JPEG files (127 of 128), except `Y92.png` (PNG)', from the file names in manifest ``m`` (the data
+    tour's inventory confirms that the masks' names match their content)."""
+    fmt = m["file"].str.rsplit(".", n=1).str[-1].str.lower().map(lambda e: _FORMATS.get(e, e.upper()))
+    main = fmt.value_counts().index[0]
+    others = [f"`{f}` ({k})" for f, k in zip(m["file"], fmt) if k != main]
+    return (f"{what} are {main} files ({int((fmt == main).sum())} of {len(m)})"
+            + (f", except {', '.join(others)}" if others else ""))
+
+
+def _licences(m) -> str:
+    """The distinct licences of the images in manifest ``m``, without the sources' remarks in
+    parentheses, sorted."""
+    rows = m[m["kind"] == "image"] if "kind" in m else m
+    return ", ".join(sorted({lic.split(" (")[0].strip() for lic in rows["licence"]}))
 
 
 def render() -> str:
@@ -101,7 +121,9 @@ def render() -> str:
         src = src[["folder", "files", "MB", "source_repo", "commit", "licence"]]
         src.columns = ["folder", "files", "MB", "source repository", "commit", "licence (as stated)"]
         problems = PROBLEMS[name].format(n_distinct=m["sha256"].nunique(),
-                                         n_copies=len(m) - m["sha256"].nunique())
+                                         n_copies=len(m) - m["sha256"].nunique(),
+                                         mask_formats=_formats(m, "Masks"),
+                                         image_licences=_licences(m))
         parts.append(f"## {TITLES[name]} (`{name}`)\n\n{summary}; "
                      f"{m['bytes'].sum() / 1e6:.1f} MB in all.\n\n{_table(src)}\n\n{problems}\n")
     parts.append("""## Citing the data

@@ -425,3 +425,6 @@ def test_resnet50_offline_fallback(monkeypatch, tmp_path, capsys, how):
     assert len(lines) == 1
     assert "ResNet50 ImageNet weights could not be downloaded" in lines[0]
     assert "EfficientNet-Lite0" in lines[0]
+    assert bb.resnet50_imagenet_or_none(instead="skipping the ResNet50 comparison") is None
+    line = capsys.readouterr().out.strip()
+    assert line.endswith("; skipping the ResNet50 comparison.") and "Lite0" not in line

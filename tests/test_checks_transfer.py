@@ -32,6 +32,8 @@ def test_paper_head_params():
     assert not fb.ok and "biases" in fb.message
     fb = tl.check_paper_head_params(7 * 7 * 1280 * 256 + 256 + 256 * 128 + 128 + 128 + 1)
     assert not fb.ok and "2048" in fb.message
+    fb = tl.check_paper_head_params(8_421_889)  # the author's 128 px input: 4x4x2048
+    assert not fb.ok and "128 px" in fb.message
 
 
 def test_paper_head_params_matches_keras():

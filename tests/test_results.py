@@ -109,3 +109,15 @@ def test_brain_accuracy_plot_has_the_paper_and_our_rows():
     assert audit.figure_title(fig)
     plt.close(fig)
     assert results.plot_brain_accuracy({}) is None
+
+
+def test_display_table_rounds_and_shows_a_dash_for_missing():
+    table = results.summary_table(_saved())
+    shown = results.display_table(table)
+    lung = shown[shown["experiment"] == "lung U-Net, chest X-ray"].iloc[0]
+    assert lung["95% CI low"] == "\u2013" and lung["95% CI high"] == "\u2013"
+    assert lung["value"] == 0.958
+    assert not shown.isna().any().any()
+    assert table["95% CI low"].isna().any()  # the original is kept
+    cnn = shown[shown["experiment"] == "paper's CNN"].iloc[0]
+    assert cnn["95% CI low"] == 0.61 and isinstance(cnn["95% CI low"], float)

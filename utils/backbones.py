@@ -698,14 +698,14 @@ def _can_connect(address, timeout=3.0):
     return bool(result)
 
 
-def resnet50_imagenet_or_none(input_shape=(224, 224, 3)):
+def resnet50_imagenet_or_none(input_shape=(224, 224, 3), instead: str | None = None):
     """ResNet50 ImageNet feature extractor, or ``None`` when it is unavailable.
 
     Tries ``keras.applications.ResNet50(weights="imagenet", include_top=False)``
     (weights already in ``~/.keras/models`` are used without network).  If the
     weights cannot be downloaded (no internet, or ``DLBI_OFFLINE=1``), prints
-    one line saying so and naming the offline replacement
-    (:func:`efficientnet_lite0`), and returns ``None``.  Offline this returns
+    one line saying so and what the caller does ``instead`` (default: naming the
+    offline replacement, :func:`efficientnet_lite0`), and returns ``None``.  Offline this returns
     within a few seconds (a 3 s connection probe precedes the download).
     Inputs must then be preprocessed with
     ``keras.applications.resnet50.preprocess_input``.
@@ -723,7 +723,7 @@ def resnet50_imagenet_or_none(input_shape=(224, 224, 3)):
     except Exception as err:  # network errors come as several exception types
         reason = f"{type(err).__name__}: {str(err).splitlines()[0][:80]}" if str(err) \
             else type(err).__name__
-        print(f"ResNet50 ImageNet weights could not be downloaded ({reason}); "
-              f"using the offline EfficientNet-Lite0 ImageNet backbone "
-              f"(utils.backbones.efficientnet_lite0) instead.")
+        instead = instead or ("using the offline EfficientNet-Lite0 ImageNet backbone "
+                              "(utils.backbones.efficientnet_lite0) instead")
+        print(f"ResNet50 ImageNet weights could not be downloaded ({reason}); {instead}.")
         return None

@@ -240,6 +240,20 @@ def summary_table(results: dict | None = None):
     return pd.DataFrame(summary_rows(results), columns=cols)
 
 
+def display_table(table, digits: int = 3, missing: str = "\u2013"):
+    """``table`` for reading: numbers rounded to ``digits`` and missing values (a row without an
+    interval, say) shown as ``missing`` (an en dash) instead of NaN. A copy; ``table`` is kept."""
+    import pandas as pd
+
+    out = table.copy()
+    for col in out.columns:
+        if pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_bool_dtype(out[col]):
+            out[col] = [missing if pd.isna(v) else round(float(v), digits) for v in out[col]]
+        else:
+            out[col] = out[col].astype(object).where(out[col].notna(), missing)
+    return out
+
+
 def plot_brain_accuracy(results: dict | None = None, ax=None):
     """Brain MRI accuracy with 95 % intervals: the paper's two single-split figures (Wilson
     interval of ~51 test images) next to every model this book evaluated. Returns the figure

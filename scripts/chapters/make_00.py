@@ -91,8 +91,9 @@ ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
 fig.tight_layout()
 """),
 md("""
-The loader decodes by content, not by name, and converts palette, RGBA, 16-bit and grayscale
-images to one convention, so none of this breaks a chapter. It does matter for the models: every
+The loader decodes by content, not by name, and converts every mode in the table above
+(grayscale `L`, palette `P`, `RGB`, `RGBA`) to one convention; it would convert 16-bit images
+too, but these sets contain none. So none of this breaks a chapter. It does matter for the models: every
 chapter resizes to one size, and a resize changes the aspect ratio of most images.
 
 ## Duplicates: the hidden leak
@@ -152,8 +153,9 @@ pd.DataFrame({
 md("""
 ## Tumour masks for the brain MRI set
 
-128 of the `yes/` images have a hand-drawn tumour mask (from another public repository; its
-provenance is not documented, so treat it as a teaching set). One mask (Y163) does not have the
+128 of the `yes/` images have a tumour mask from another public repository. Who drew the masks,
+and how (by hand, by an expert, semi-automatically), is not documented (see {doc}`../book/data`),
+so treat them as a teaching set, not as expert ground truth. One mask (Y163) does not have the
 size of its image; the segmentation chapter resizes it visibly instead of ignoring it.
 """),
 code("""
@@ -179,7 +181,8 @@ learned nothing about tumours.
 code("""
 issues = pd.concat([brain.loc[brain["issue"] != "", ["file", "issue"]].assign(dataset="brain_mri"),
                     pairs.loc[pairs["issue"] != "", ["file", "issue"]].assign(dataset="brain_mri_masks")])
-display(issues[["dataset", "file", "issue"]])
+with pd.option_context("display.max_colwidth", None):
+    display(issues[["dataset", "file", "issue"]])
 odd_image = brain.loc[brain["issue"] != "", "path"].iloc[0]
 bad_mask = pairs[pairs["issue"].str.contains("lesion")].iloc[0]
 odd = [utils.read_image(odd_image),
@@ -238,7 +241,8 @@ Every file is listed in a committed manifest with its source repository, commit 
 stated by the source. The table below is computed from those manifests.
 """),
 code("""
-datasets.provenance()
+with pd.option_context("display.max_colwidth", None):
+    display(datasets.provenance())
 """),
 md("""
 ## Summary

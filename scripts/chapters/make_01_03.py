@@ -138,7 +138,7 @@ for (name, (lo, hi)), colour in zip(tissues.items(), plt.cm.tab10.colors):
     ax.axvspan(lo, hi, color=colour, alpha=0.25, label=f"{name} ({lo} to {hi} HU)")
 ax.set(yscale="log", xlabel="Hounsfield units", ylabel="pixels (log)",
        title="Histogram of the CT slice in HU, with typical tissue ranges")
-ax.legend(fontsize=7, loc="upper right")
+_ = ax.legend(fontsize=7, loc="upper right")
 """),
 md("""
 ## Windowing: lung, soft tissue and bone
@@ -156,10 +156,15 @@ fig = plots.image_grid(list(views.values()), titles=list(views), ncols=4, size=2
                        suptitle="One CT slice (thoracic vertebra), four windows")
 """),
 md("""
-The lung window shows the airways and vessels in the lungs (top corners) that are black in the
-others; the soft-tissue window separates muscle, fat and the aorta (top right of the vertebra);
-the bone window keeps the inner structure of the vertebra visible, which the soft-tissue
-window saturates to white. A model that receives 8-bit images has
+Each window maps its range of HU onto the grey scale; values below it become black, values
+above it white. The lung window spreads the air-filled range over most of the grey levels, so
+the vessels in the lungs (top corners) stand out best there, while everything denser than
+water is close to white. The full-range view and the bone window show these vessels too, with
+less contrast; only the soft-tissue window, whose range starts at -160 HU, turns the lungs
+black. The soft-tissue window separates muscle, fat and the aorta (top right of the vertebra)
+and saturates only the densest bone, the posterior arch behind the spinal canal, to white; the
+vertebral body, less dense, keeps its texture. The bone window keeps the inner structure of all
+the bone visible. A model that receives 8-bit images has
 been given *one* window: information outside it is lost before training starts.
 
 MRI has no HU. The MR header carries the window its author chose for display (printed below);
@@ -258,7 +263,7 @@ print(f"the brightest cluster holds {brightest.sum()} pixels; "
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.6), layout="constrained")
 axes[0].imshow(mri, cmap="gray"); axes[0].set_title("MRI (yes/Y10)")
 axes[1].imshow(clusters, cmap="viridis"); axes[1].set_title("k-means, 4 intensity clusters")
-axes[2].imshow(plots.overlay(mri, tumour)); axes[2].set_title("expert tumour mask (supervised label)")
+axes[2].imshow(plots.overlay(mri, tumour)); axes[2].set_title("tumour mask (supervised label)")
 for ax in axes:
     ax.axis("off")
 _ = fig.suptitle("Unsupervised clustering groups pixels by brightness; it does not know what a tumour is")
@@ -268,7 +273,8 @@ The clusters separate background, dark and bright tissue, which is useful, but n
 tumour: its bright rim falls in one cluster with the bright ring around the brain (on this
 T1-weighted image that ring is scalp fat and the marrow inside the skull; the compact bone itself
 is the thin dark line within it), and its dark core in one cluster with dark healthy tissue. Telling tumour from
-healthy tissue needs examples labelled by an expert, i.e. supervised learning.
+healthy tissue needs examples labelled by someone who knows what a tumour looks like, i.e.
+supervised learning (who drew this set's masks is not documented; see {doc}`../book/data`).
 
 ## Where deep learning helps a radiologist
 
@@ -775,8 +781,9 @@ fig, axes = plt.subplots(1, 3, figsize=(8, 2.9), layout="constrained", gridspec_
 F.draw_matrix(axes[0], x, title="input 5x5")
 F.draw_matrix(axes[1], k, title="kernel 3x3", cmap="Oranges")
 F.draw_matrix(axes[2], out, title="feature map 3x3", cmap="Greens")
-_ = fig.suptitle("The standard example of the kind shown in the paper's Fig. 2 (from Yamashita et al.): "
-                 "5x5 input, 3x3 kernel, stride 1", fontsize=10)
+_ = fig.suptitle("A textbook example of the convolution in the paper's Fig. 2 (5x5 input, 3x3 kernel, "
+                 "stride 1)\\n(the paper's Fig. 2 is taken from Yamashita et al.; these numbers are a "
+                 "textbook example)", fontsize=10)
 """),
 md("""
 The kernel starts at the top left, is multiplied element by element with the 3x3 patch under it,
@@ -941,8 +948,8 @@ of a trained network typically ends up with edge and blob detectors much like th
 ## Summary
 
 - A convolutional layer slides a kernel over the input; each output value is the dot product of
-  the kernel with its receptive field (plus a bias). The standard example of the kind shown in
-  the paper's Fig. 2 (from Yamashita et al.) gives [[4, 3, 4], [2, 4, 3], [2, 3, 4]].
+  the kernel with its receptive field (plus a bias). The textbook example of the kind shown in
+  the paper's Fig. 2 (a figure taken from Yamashita et al.) gives [[4, 3, 4], [2, 4, 3], [2, 3, 4]].
 - Output size: $\\lfloor (n + 2p - k)/s \\rfloor + 1$. Padding keeps the size, stride shrinks it.
 - A filter spans all input channels; $F$ filters give $F$ feature maps and
   $k \\cdot k \\cdot C \\cdot F + F$ parameters, independent of the image size.

@@ -170,7 +170,7 @@ learnable weight {cite}`dogan_paper`. Counting parameters shows where a network'
 - a dense layer from $n_\\text{in}$ to $n_\\text{out}$ values has $(n_\\text{in} + 1)\\, n_\\text{out}$;
 - pooling, flatten and dropout layers have none.
 
-The paper's brain tumour CNN (section 3) has two blocks of two 4x4 convolutions (32 and 16
+The paper's brain tumour CNN (section 3.3) has two blocks of two 4x4 convolutions (32 and 16
 filters, ReLU) followed by 2x2 max pooling, then flatten and a single sigmoid output. We build
 it on 128x128 grayscale input and check the formulas against Keras with
 `utils.viz.parameter_table`, which computes every layer's count by the formulas above and
@@ -294,6 +294,12 @@ print(f"hold-out loss: epoch 1 {hist['val_loss'].iloc[0]:.3f}, lowest {hist['val
       f"(epoch {low_epoch}), last {hist['val_loss'].iloc[-1]:.3f}; hold-out accuracy: epoch 1 "
       f"{hist['val_accuracy'].iloc[0]:.1%}, at the lowest loss {hist['val_accuracy'].loc[low_epoch]:.1%}, "
       f"last {hist['val_accuracy'].iloc[-1]:.1%}")
+share = y_train.mean()  # always answering the training share of tumours: no image needed
+base_loss = -np.mean(y_test * np.log(share) + (1 - y_test) * np.log(1 - share))
+last_loss = hist["val_loss"].iloc[-1]
+print(f"base-rate loss on the hold-out images (always p = {share:.2f}): {base_loss:.3f}; the last "
+      f"hold-out loss is {'above' if last_loss > base_loss else 'below'} it and "
+      f"{last_loss - hist['val_loss'].min():.3f} above its lowest value (epoch {low_epoch} of {epochs})")
 """),
 code("""
 probabilities = model.predict(X_test, verbose=0).ravel()
@@ -312,7 +318,11 @@ counts which side of 0.5 each probability falls on, whereas the cross-entropy lo
 *confident* mistakes heavily. When the hold-out accuracy climbs while the hold-out loss stalls
 or rises, the network gets more images right but is increasingly over-confident about the ones
 it gets wrong, an early sign that it starts to memorise its few hundred training images
-(overfitting). Whether and when that happens here depends on the run. Then compare the accuracy
+(overfitting). The second printed line says whether this run shows it: the epoch of the lowest
+hold-out loss, how far the loss rose after it, and how the last hold-out loss compares with the
+base-rate loss, the loss of always answering the training share of tumours (no image needed).
+A model whose hold-out loss ends above that baseline while its accuracy beats the majority class
+is right more often but over-confident when wrong. Then compare the accuracy
 with the trivial "majority class" answer and with the paper's 78 %. Whether such a difference means
 anything on 51 test images (the interval printed above, and how much the number moves with
 the seed and the split) is the subject of {doc}`05_evaluation`.
@@ -723,8 +733,11 @@ makes the order impossible to get wrong.
 A test accuracy is a count of correct answers, $k$ out of $n$ test images. If the test images are
 a random sample of the images the model will meet, $k$ is binomial and the accuracy a
 proportion with a sampling error. The **Wilson score interval** is a reliable 95 % interval for
-a proportion even for small $n$ (unlike the textbook Wald interval $p \\pm 1.96\\sqrt{p(1-p)/n}$,
-which is too narrow for small $n$ and collapses at 0 or 100 %). With $p = k/n$ and $z = 1.96$:
+a proportion even for small $n$. The textbook Wald interval $p \\pm 1.96\\sqrt{p(1-p)/n}$ is
+symmetric around $p$, can reach below 0 or above 1, collapses to zero width at 0 or 100 %, and
+covers the true value less often than the promised 95 % when $n$ is small or $p$ is near 0 or 1.
+Its width alone does not show this (it need not be narrower than Wilson's); its position does.
+With $p = k/n$ and $z = 1.96$:
 
 $$\\frac{p + \\frac{z^2}{2n}}{1 + \\frac{z^2}{n}} \\pm
 \\frac{z}{1 + \\frac{z^2}{n}} \\sqrt{\\frac{p(1-p)}{n} + \\frac{z^2}{4n^2}}.$$

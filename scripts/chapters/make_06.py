@@ -83,7 +83,7 @@ SETTINGS = utils.by_mode(
     full=dict(depths=(1, 2, 4, 8, 16, 32), size=160, folds=5, views=4, head_epochs=60, ft_epochs=10,
               ft_blocks=3),
 )
-SETTINGS
+pd.Series(SETTINGS, name="value").rename_axis("setting").to_frame()
 """),
 md("""
 ## ImageNet and the idea of transfer
@@ -266,11 +266,12 @@ For EfficientNet-Lite0, raw pixels are 128 times too large: every activation of 
 is far outside anything seen in training, and the predictions change completely (see the
 table). Pixels in [0, 1] are a milder error, a shift of the whole input by about one unit.
 ResNet50's caffe convention is closer to raw pixels (it only subtracts a mean of about 115 and
-swaps two channels), so the same mistake harms it less; the cell below measures it where
-ResNet50's ImageNet weights can be downloaded (in Colab). Offline it says so in one line.
+swaps two channels), so the same mistake may harm it less. Where ResNet50's ImageNet weights can
+be downloaded (in Colab) the cell below measures it; offline it says in one line that it skips
+the comparison, and this page makes no claim about ResNet50 here.
 """),
 code("""
-resnet = bb.resnet50_imagenet_or_none()
+resnet = bb.resnet50_imagenet_or_none(instead="skipping the ResNet50 comparison")
 if resnet is not None:
     resnet_classifier = keras.applications.ResNet50(weights="imagenet")
     r_effect = transfer.preprocessing_effect(resnet_classifier, photos,
@@ -344,10 +345,13 @@ res_ft = transfer.run_transfer_cv(chest, folds=SETTINGS["folds"], mode="finetune
                                   n_blocks=SETTINGS["ft_blocks"], n_views=SETTINGS["views"],
                                   epochs=SETTINGS["ft_epochs"], warmup_epochs=SETTINGS["ft_epochs"] // 2)
 per_fold = pd.concat([r.folds for r in (res_head, res_ft)])
-per_fold[["model", "fold", "n_test", "accuracy", "auc", "sensitivity", "specificity", "seconds"]].round(3)
+with pd.option_context("display.max_colwidth", None):
+    display(per_fold[["model", "fold", "n_test", "accuracy", "auc", "sensitivity", "specificity",
+                      "seconds"]].round(3))
 """),
 code("""
-transfer.summary_table([res_head, res_ft], chest.y).round(3)
+with pd.option_context("display.max_colwidth", None):
+    display(transfer.summary_table([res_head, res_ft], chest.y).round(3))
 """),
 code("""
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -397,12 +401,15 @@ md("""
 
 exercise(cells, 1, "The paper's head on ResNet50", """
 The paper's head is Flatten -> Dense(256, relu) -> Dense(128, relu) -> Dense(1, sigmoid) on the
-output of ResNet50 without its top, a 7x7x2048 feature map for a 224 px image. How many
-trainable parameters does the head have? Count by hand, then check with
-`transfer.paper_head((7, 7, 2048)).count_params()`.
+output of ResNet50 without its top. For a 224 px image that output is a 7x7x2048 feature map.
+How many trainable parameters does the head have on it? Count by hand, then check with
+`transfer.paper_head((7, 7, 2048)).count_params()`. (The author's code, `tl_resnet50.py`, used
+128 px images, i.e. a 4x4x2048 map; count that head too and compare: the check below expects
+the 224 px answer.)
 """, "check_paper_head_params", """
-answer = 7 * 7 * 2048 * 256 + 256 + 256 * 128 + 128 + 128 + 1   # = 25 723 393
-# transfer.paper_head((7, 7, 2048)).count_params() gives the same number
+answer = 7 * 7 * 2048 * 256 + 256 + 256 * 128 + 128 + 128 + 1   # = 25 723 393 (224 px)
+# transfer.paper_head((7, 7, 2048)).count_params() gives the same number; at the author's
+# 128 px: 4 * 4 * 2048 * 256 + 256 + 256 * 128 + 128 + 128 + 1 = 8 421 889
 """)
 exercise(cells, 2, "ResNet50's preprocessing by hand", """
 What does `keras.applications.resnet50.preprocess_input` turn the pure red pixel (255, 0, 0)

@@ -500,7 +500,7 @@ summary = pd.DataFrame({
     "rows stating it": cls[["accuracy", "sensitivity", "specificity", "auc"]].notna().sum(),
     "median": cls[["accuracy", "sensitivity", "specificity", "auc"]].median().round(3),
 })
-summary.T
+summary  # one row per metric: the counts stay whole numbers
 """),
 md("""
 No single metric is stated by every row: 9 rows give an accuracy, 8 a sensitivity and a
@@ -530,7 +530,7 @@ long = L.long_metrics(cls, ["accuracy", "sensitivity", "specificity", "auc"],
 # (AUC is left out: two rows)
 rho = {m: g["value"].rank().corr(g["n_covid"].astype(float).rank())
        for m, g in long.groupby("metric") if len(g) >= 5}
-pd.DataFrame({"rows": long.groupby("metric").size(), "rank correlation with n_covid": pd.Series(rho).round(2)}).dropna().T
+pd.DataFrame({"rows": long.groupby("metric").size(), "rank correlation with n_covid": pd.Series(rho).round(2)}).dropna()
 """),
 code("""
 complete = cls.dropna(subset=["n_subjects"]).sort_values("n_subjects")   # rows with counts for every class
@@ -573,16 +573,18 @@ code("""
 pd.crosstab(long["modality"], long["metric"]).rename_axis(columns="rows stating")
 """),
 code("""
-sens = long[long["metric"] == "sensitivity"]
-xray_sens = sens.loc[sens["modality"] == "X-ray", "value"].iloc[0]
-ct_sens = sens.loc[sens["modality"] == "CT", "value"]
+# COVID-19 detection only: Tang et al.'s sensitivity refers to severity (left out here and below)
+detection = cls[(cls["task"] != "Severity assessment") & cls["sensitivity"].notna()]
+xray_sens = detection.loc[detection["modality"] == "X-ray", "sensitivity"].iloc[0]
+ct_sens = detection.loc[detection["modality"] == "CT", "sensitivity"]
 print(f"X-ray sensitivity (Zhang et al.): {xray_sens:.1%}; higher than {(ct_sens < xray_sens).sum()} "
-      f"of the {len(ct_sens)} CT sensitivities, lower than {(ct_sens > xray_sens).sum()}")
+      f"of the {len(ct_sens)} CT sensitivities for COVID-19 detection, lower than "
+      f"{(ct_sens > xray_sens).sum()} (Tang et al.'s severity sensitivity left out)")
 """),
 md("""
 The table cannot answer the question. Three of the four X-ray studies report only an accuracy;
-the single X-ray sensitivity (Zhang et al.) sits in the middle of the CT ones (printed above). The
-CT accuracies include the severity task (Tang et al.) and three-class problems. The X-ray and CT studies also have
+the single X-ray sensitivity (Zhang et al.) falls among the CT sensitivities for COVID-19
+detection, neither the highest nor the lowest (printed above). The CT accuracies include the severity task (Tang et al.) and three-class problems. The X-ray and CT studies also have
 different tasks and control classes. The same holds for the method families: "CNN" and "ResNet"
 are the authors' labels, not controlled experiments, and every family contains high and
 middling values.
@@ -672,7 +674,7 @@ md("""
 - Even in the best case (every subject in the test set), a 100 % sensitivity on 51 patients means
   "at least about 93 %".
 - The tables state no validation protocol, no external test, and not where each class came from;
-  reviews of this literature found that such gaps made the published models unreliable
+  analyses of this literature found that such gaps made the published models unreliable
   {cite}`roberts2021pitfalls` {cite}`degrave2021shortcuts`.
 
 ## Exercises

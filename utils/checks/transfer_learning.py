@@ -14,7 +14,7 @@ def _head_params(channels: int, side: int = 7) -> int:
 
 def check_paper_head_params(answer) -> Feedback:
     """Exercise 1: trainable parameters of the paper's head (Flatten -> 256 -> 128 -> 1) on
-    ResNet50's 7x7x2048 output."""
+    ResNet50's 7x7x2048 output for a 224 px image (the author's code used 128 px: 4x4x2048)."""
     expected = _head_params(2048)
     hints = {
         7 * 7 * 2048 * 256 + 256 * 128 + 128: "you forgot the biases: every Dense unit has one "
@@ -24,6 +24,8 @@ def check_paper_head_params(answer) -> Feedback:
         2048 * 256 + 256 + 256 * 128 + 128 + 128 + 1: "that head sits on *pooled* features "
                                                       "(2048 numbers); Flatten keeps all 7x7x2048 "
                                                       "values of the map.",
+        _head_params(2048, side=4): "that is the head at the author's 128 px (a 4x4x2048 map); "
+                                    "the exercise asks for a 224 px image, a 7x7x2048 map.",
         7 * 7 * 2048: "that is the length of the flattened vector; multiply by the 256 units of "
                       "the first Dense layer and add the other layers.",
     }
