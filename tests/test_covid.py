@@ -23,6 +23,16 @@ def test_per_class_table_counts_and_wilson():
     assert t.loc["all (accuracy)", "recall"] == round(23 / 30, 3)
 
 
+def test_readable_formats_floats_keeps_ints_and_dashes_missing():
+    table = pd.DataFrame({"images": [12, 36], "recall": [1.0, 0.75], "precision": [0.857, np.nan],
+                          "CI": ["0.76-1.00", ""]}, index=["covid", "all"])
+    shown = C.readable(table)
+    assert shown.loc["covid", "recall"] == "1.000" and shown.loc["all", "recall"] == "0.750"
+    assert shown.loc["all", "precision"] == "\u2013" and shown.loc["covid", "images"] == 12
+    assert shown.loc["all", "CI"] == "" and table["precision"].isna().any()   # the original is kept
+    assert C.readable(table, digits=1).loc["covid", "precision"] == "0.9"
+
+
 def test_probe_is_grouped_and_out_of_fold():
     rng = np.random.default_rng(0)
     groups = np.repeat(np.arange(30), 3)

@@ -187,6 +187,23 @@ def per_class_table(y, pred, classes=CLASSES, confidence: float = 0.95):
     return pd.DataFrame(rows).set_index("class").round(3)
 
 
+def readable(table, digits: int = 3, missing: str = "\u2013"):
+    """A copy of ``table`` for display: every float with ``digits`` decimals (``1.000``, not
+    ``1.0``), integers as they are, and missing values (NaN) as ``missing``, an en dash."""
+    import numbers
+
+    import pandas as pd
+
+    def cell(v):
+        if v is None or (isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral) and pd.isna(v)):
+            return missing
+        if isinstance(v, numbers.Real) and not isinstance(v, (numbers.Integral, bool)):
+            return f"{float(v):.{digits}f}"
+        return v
+
+    return table.astype(object).map(cell)
+
+
 def plot_confusion(y, pred, classes=CLASSES, title: str = "Confusion matrix", ax=None):
     """Multi-class confusion matrix: counts and the share of each row (per-class recall)."""
     import matplotlib.pyplot as plt
