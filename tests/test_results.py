@@ -116,8 +116,8 @@ def test_display_table_rounds_and_shows_a_dash_for_missing():
     shown = results.display_table(table)
     lung = shown[shown["experiment"] == "lung U-Net, chest X-ray"].iloc[0]
     assert lung["95% CI low"] == "\u2013" and lung["95% CI high"] == "\u2013"
-    assert lung["value"] == 0.958
+    assert lung["value"] == "0.958"
     assert not shown.isna().any().any()
     assert table["95% CI low"].isna().any()  # the original is kept
     cnn = shown[shown["experiment"] == "paper's CNN"].iloc[0]
-    assert cnn["95% CI low"] == 0.61 and isinstance(cnn["95% CI low"], float)
+    assert cnn["95% CI low"] == "0.610"

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .plots import readable  # noqa: F401  (tables for display; used by chapters 10 and 12)
+
 CLASSES = ("covid", "normal", "viral_pneumonia")
 
 
@@ -185,23 +187,6 @@ def per_class_table(y, pred, classes=CLASSES, confidence: float = 0.95):
                  "recall 95% CI": f"{lo:.2f}-{hi:.2f}", "precision": np.nan,
                  "precision 95% CI": "", "F1": np.nan})
     return pd.DataFrame(rows).set_index("class").round(3)
-
-
-def readable(table, digits: int = 3, missing: str = "\u2013"):
-    """A copy of ``table`` for display: every float with ``digits`` decimals (``1.000``, not
-    ``1.0``), integers as they are, and missing values (NaN) as ``missing``, an en dash."""
-    import numbers
-
-    import pandas as pd
-
-    def cell(v):
-        if v is None or (isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral) and pd.isna(v)):
-            return missing
-        if isinstance(v, numbers.Real) and not isinstance(v, (numbers.Integral, bool)):
-            return f"{float(v):.{digits}f}"
-        return v
-
-    return table.astype(object).map(cell)
 
 
 def plot_confusion(y, pred, classes=CLASSES, title: str = "Confusion matrix", ax=None):

@@ -53,7 +53,7 @@ def paper_cnn(input_shape=(PAPER_SIZE, PAPER_SIZE, 1), fourth_kernel: int = 3,
     says the second block repeats the first "with the same parameters" (4x4), the published
     code (``cnn_model.py``) uses ``Conv2D(16, 3)``.  The default, 3, follows the code, which is
     what produced the reported 78 %.  Inputs are expected already divided by 255 (the loaders
-    return [0, 1]); the paper trained 10 epochs with Keras' default batch size 32.
+    return [0, 1]); the author's code trained 10 epochs with Keras' default batch size 32.
     """
     import keras
     from keras import layers

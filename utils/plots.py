@@ -1,4 +1,4 @@
-"""Plotting helpers shared by the chapters (matplotlib + seaborn)."""
+"""Plotting and table-display helpers shared by the chapters (matplotlib + seaborn)."""
 from __future__ import annotations
 
 import numpy as np
@@ -84,3 +84,20 @@ def group_rows(groups, max_groups: int = 8, size: float = 1.8, mode: str = "L"):
                 ax.set_title(f"{Path(group[c]).name}\n{img.shape[1]}x{img.shape[0]}", fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def readable(table, digits: int = 3, missing: str = "\u2013"):
+    """A copy of ``table`` for display: every float with ``digits`` decimals (``1.000``, not
+    ``1.0``), integers as they are, and missing values (NaN) as ``missing``, an en dash."""
+    import numbers
+
+    import pandas as pd
+
+    def cell(v):
+        if v is None or (isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral) and pd.isna(v)):
+            return missing
+        if isinstance(v, numbers.Real) and not isinstance(v, (numbers.Integral, bool)):
+            return f"{float(v):.{digits}f}"
+        return v
+
+    return table.astype(object).map(cell)

@@ -241,17 +241,11 @@ def summary_table(results: dict | None = None):
 
 
 def display_table(table, digits: int = 3, missing: str = "\u2013"):
-    """``table`` for reading: numbers rounded to ``digits`` and missing values (a row without an
-    interval, say) shown as ``missing`` (an en dash) instead of NaN. A copy; ``table`` is kept."""
-    import pandas as pd
+    """``table`` for reading (:func:`utils.plots.readable`): numbers with ``digits`` decimals and
+    missing values (a row without an interval, say) shown as an en dash instead of NaN."""
+    from .plots import readable
 
-    out = table.copy()
-    for col in out.columns:
-        if pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_bool_dtype(out[col]):
-            out[col] = [missing if pd.isna(v) else round(float(v), digits) for v in out[col]]
-        else:
-            out[col] = out[col].astype(object).where(out[col].notna(), missing)
-    return out
+    return readable(table, digits=digits, missing=missing)
 
 
 def plot_brain_accuracy(results: dict | None = None, ax=None):

@@ -633,7 +633,7 @@ def run_transfer_cv(data, folds=5, mode: str = "features", head: str = "light",
     (:func:`extract_features`, cached) and only a new head is trained per fold:
     ``head="paper"`` (Flatten -> 256 -> 128 -> 1 on the 7x7x1280 map, as the paper) or
     ``head="light"`` (dropout -> Dense(1) on the pooled 1280 features).  Defaults: 10 epochs
-    at 1e-3 for the paper head (the paper's 10 epochs), 60 for the light head.
+    at 1e-3 for the paper head (the 10 epochs of the author's code), 60 for the light head.
 
     ``mode="finetune"``: the last ``n_blocks`` Lite0 blocks are unfrozen (:func:`fine_tune`:
     BatchNorm in inference mode, low learning rate, default 3e-4) with the light head; each epoch

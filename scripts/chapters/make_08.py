@@ -153,8 +153,8 @@ if len(repeats) > 2:
 """),
 md("""
 Two lessons. First, the accuracy of one split is a single draw from a wide distribution: in the
-book's build the splits spread over more than twenty percentage points, and the paper's 78 %
-sits near their mean. With 51 test images one image is worth 2 points, and the random weights
+printout above the splits spread over a range many times the 2 points that one test image is
+worth, and the paper's 78 % is one draw from that range. With 51 test images one image is worth 2 points, and the random weights
 and the random training set add their own noise, so a single split cannot separate two models
 whose true accuracies differ by a few points. Second, *every* random split leaks: on average a
 quarter of the test images have a resized or re-encoded copy among the training images, and the
@@ -350,9 +350,9 @@ does not reach significance. McNemar's test counts images, 253 of them, and is f
 sensitive; but it treats the images as independent trials and ignores how much the models would
 change if they were trained again, so it answers a narrower question: do *these* trained models
 differ on *these* images? Trust a recipe that wins on both counts and on more than one set of
-folds. Here the improved CNN wins by about ten points on average on the chapter's folds, but five
-folds of 50 images cannot pin that margin down, and the development table shows how much it
-moves with the folds.
+folds. Read the improved CNN's margin on the chapter's folds from the printout above: five folds
+of 50 images cannot pin such a margin down, and the development table shows how much it moves
+with the folds.
 """),
 md("""
 ## Where the improved CNN errs
@@ -438,17 +438,18 @@ md("""
   78 %. Its text and code differ in the
   fourth kernel (4x4 vs 3x3); we follow the code.
 - Repeating the paper's protocol over seeds shows what a single 80/20 split hides: the accuracy
-  of one split scatters over more than twenty points, and every random split tests on images whose
+  of one split scatters over a wide range, and every random split tests on images whose
   copies were trained on.
 - Stratified K-fold cross-validation grouped by near-duplicate group tests every image once,
   without leakage; report the mean over folds with its spread and a t-based confidence
   interval, which for five folds is wide.
 - Cropping to the head, augmentation with a single affine warp, batch normalisation handled with
   care, global average pooling, dropout, weight decay, class weights, a cosine learning-rate
-  schedule and early stopping on a grouped inner split lift the from-scratch CNN by about ten
-  points on the same folds, into the low 80s; over two different draws of the folds the recipe
-  averages about 81 %. The paired t-test over five folds cannot confirm the gain, McNemar's test
-  over 253 images can: know which question each answers.
+  schedule and early stopping on a grouped inner split lift the from-scratch CNN on the same
+  folds (the paired comparison above prints the margin), and the development table shows that
+  the margin shrinks on a second draw of the folds. The paired t-test over five folds and
+  McNemar's test over 253 images answer different questions, and need not agree: know which
+  question each answers.
 - Development choices made on the test folds flatter the final numbers; keep a second set of
   folds (or better, new data) for the final word.
 - The numbers of this chapter are saved to `_build/results/brain_tumor_cnn.json` with their
