@@ -111,13 +111,15 @@ def test_brain_accuracy_plot_has_the_paper_and_our_rows():
     assert results.plot_brain_accuracy({}) is None
 
 
-def test_display_table_rounds_and_shows_a_dash_for_missing():
+def test_section_tables_are_readable():
     table = results.summary_table(_saved())
-    shown = results.display_table(table)
-    lung = shown[shown["experiment"] == "lung U-Net, chest X-ray"].iloc[0]
-    assert lung["95% CI low"] == "\u2013" and lung["95% CI high"] == "\u2013"
-    assert lung["value"] == "0.958"
-    assert not shown.isna().any().any()
-    assert table["95% CI low"].isna().any()  # the original is kept
-    cnn = shown[shown["experiment"] == "paper's CNN"].iloc[0]
-    assert cnn["95% CI low"] == "0.610"
+    tables = results.section_tables(_saved())
+    assert list(tables) == ["brain MRI classification", "segmentation", "COVID-19 X-ray"]
+    lung = tables["segmentation"].iloc[0]
+    assert lung["value"] == "0.958" and lung["95% CI"] == "\u2013" and lung["paper reports"] == "\u2013"
+    brain = tables["brain MRI classification"].set_index(["experiment", "metric"])
+    assert brain.loc[("paper's CNN", "accuracy"), "95% CI"] == "0.610-0.840"
+    assert ("Lite0: frozen, paper head", "accuracy") in brain.index
+    assert not any(t.isna().any().any() for t in tables.values())
+    assert table["95% CI low"].isna().any()  # summary_table itself is unchanged
+    assert results.section_tables({}) == {}

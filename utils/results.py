@@ -240,12 +240,26 @@ def summary_table(results: dict | None = None):
     return pd.DataFrame(summary_rows(results), columns=cols)
 
 
-def display_table(table, digits: int = 3, missing: str = "\u2013"):
-    """``table`` for reading (:func:`utils.plots.readable`): numbers with ``digits`` decimals and
-    missing values (a row without an interval, say) shown as an en dash instead of NaN."""
+def section_tables(results: dict | None = None, digits: int = 3) -> dict:
+    """:func:`summary_table` split by section, ready to read: one table per section (brain MRI
+    classification, segmentation, COVID-19 X-ray) with the interval in one column ("0.755-0.905",
+    "–" where there is none), numbers with ``digits`` decimals and the backbone's name shortened."""
+    import pandas as pd
+
     from .plots import readable
 
-    return readable(table, digits=digits, missing=missing)
+    table = summary_table(results)
+    out = {}
+    for section, part in table.groupby("section", sort=False):
+        part = part.copy()
+        part["experiment"] = part["experiment"].str.replace("EfficientNet-Lite0 (ImageNet): ", "Lite0: ",
+                                                            regex=False)
+        part["95% CI"] = [f"{lo:.{digits}f}-{hi:.{digits}f}" if not (pd.isna(lo) or pd.isna(hi)) else None
+                          for lo, hi in zip(part["95% CI low"], part["95% CI high"])]
+        part["paper reports"] = part["paper reports"].replace("", None)
+        cols = ["experiment", "protocol", "metric", "value", "95% CI", "paper reports", "mode"]
+        out[section] = readable(part[cols].reset_index(drop=True), digits=digits)
+    return out
 
 
 def plot_brain_accuracy(results: dict | None = None, ax=None):

@@ -22,6 +22,7 @@ last, so it shows the results of this very build.
 setup(),
 code("""
 import pandas as pd
+from IPython.display import Markdown
 
 import utils
 from utils import results
@@ -52,11 +53,12 @@ a result). Each chapter has the details: spreads over folds, confusion matrices,
 code("""
 saved = results.load_all()
 print(f"saved results found: {', '.join(saved) or 'none'}")
-table = results.summary_table(saved)
-if table.empty:
+tables = results.section_tables(saved)   # one table per section; "–" where there is no interval
+if not tables:
     print("No chapter has saved results yet: build the book (the chapters run before this page).")
-with pd.option_context("display.max_colwidth", None):
-    display(results.display_table(table))  # rounded; "–" where a row has no interval
+for section, shown in tables.items():
+    display(Markdown(f"**{section}**"))
+    display(shown.style.hide(axis="index"))
 """),
 md("""
 The paper's two brain MRI figures next to this book's models: each of the paper's numbers
