@@ -45,3 +45,9 @@ def test_benchmark_rejects_unknown_models(capsys):
     with pytest.raises(SystemExit):
         benchmark_brain.main(["--models", "paper,vgg"])
     assert "unknown model" in capsys.readouterr().err
+
+
+def test_small_p_values_are_not_printed_as_zero():
+    from utils.benchmark_brain import _fmt_p
+
+    assert _fmt_p(0.0049) == "0.0049" and _fmt_p(2.55e-07) == "2.6e-07"

@@ -27,6 +27,11 @@ def _fmt(x, digits=3):
     return "  nan" if x != x else f"{x:.{digits}f}"
 
 
+def _fmt_p(p: float) -> str:
+    """A p-value with four decimals, or in scientific notation when it is below 0.0001."""
+    return f"{p:.4f}" if p >= 1e-4 else f"{p:.1e}"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m utils.benchmark_brain", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -104,7 +109,7 @@ def main(argv=None) -> int:
             print(f"\n{b} vs {a}: accuracy difference {t['mean_diff']:+.3f} "
                   f"(95% CI {t['ci_low']:+.3f} to {t['ci_high']:+.3f}), paired t-test p = {t['p']:.3f}; "
                   f"McNemar: {b} right & {a} wrong {mc['a_right_b_wrong']}, "
-                  f"the reverse {mc['a_wrong_b_right']}, p = {mc['p']:.4f}")
+                  f"the reverse {mc['a_wrong_b_right']}, p = {_fmt_p(mc['p'])}")
     if args.save:
         path = xp.save_results(args.save, results, environment=env)
         print(f"\nsaved {path}")
