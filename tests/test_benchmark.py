@@ -50,4 +50,4 @@ def test_benchmark_rejects_unknown_models(capsys):
 def test_small_p_values_are_not_printed_as_zero():
     from utils.benchmark_brain import _fmt_p
 
-    assert _fmt_p(0.0049) == "0.0049" and _fmt_p(2.55e-07) == "2.6e-07"
+    assert _fmt_p(0.0049) == "0.0049" and _fmt_p(2.56e-07) == "2.6e-07"
