@@ -8,6 +8,7 @@ Cells are plain strings; ``setup()`` is the shared setup cell (tagged ``setup``)
 """
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
 
@@ -40,6 +41,29 @@ def exercise(n: int, title: str, task: str, student: str, solution_text: str, so
         md(f"````{{admonition}} Solution\n:class: dropdown\n{text}"
            f"```python\n{solution_code.strip()}\n```\n````"),
     ]
+
+
+PLACEHOLDER = "answer = ...  # your code here"
+#: id(student cell) -> the solution that replaces it in a solution copy (see write_with_solutions)
+SOLUTIONS: dict[int, str] = {}
+
+
+def checked_exercise(n: int, title: str, task: str, check: str, solution: str,
+                     placeholder: str = PLACEHOLDER):
+    """An exercise whose student cell is ``placeholder`` followed by ``ex.<check>(answer)``;
+    ``solution`` goes into the folded solution and is registered for :func:`write_with_solutions`."""
+    cells = exercise(n, title, task, f"{placeholder}\nex.{check}(answer)", "", solution)
+    SOLUTIONS[id(cells[1])] = f"{solution.strip()}\nex.{check}(answer)"
+    return cells
+
+
+def write_with_solutions(path, cells, folder, kind: str = "chapter") -> Path:
+    """Write a copy of the chapter ``path`` into ``folder`` whose exercise cells hold their
+    solutions: execute it to check that every folded solution passes its check."""
+    folder = Path(folder).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    swapped = [code(SOLUTIONS[id(c)]) if id(c) in SOLUTIONS else copy.deepcopy(c) for c in cells]
+    return write(folder / Path(path).name, swapped, kind)
 
 
 def setup():

@@ -16,18 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from scripts.nbtools import code, md, setup, write  # noqa: E402
-from scripts.nbtools import exercise as exercise_cells  # noqa: E402
-
-SOLUTION_CELLS: dict[str, list] = {}  # notebook -> [(student cell, solution source)]
-
-
-def exercise(book: str, n: int, title: str, task: str, check: str, solution: str,
-             placeholder: str = "answer = ...  # your code here"):
-    """Three cells: the task (tip admonition), the student's cell, the folded solution."""
-    cells = exercise_cells(n, title, task, f"{placeholder}\nex.{check}(answer)", "", solution)
-    SOLUTION_CELLS.setdefault(book, []).append((cells[1], f"{solution.strip()}\nex.{check}(answer)"))
-    return cells
+from scripts.nbtools import checked_exercise, code, md, setup, write, write_with_solutions  # noqa: E402
 
 
 # =============================================================================================
@@ -338,13 +327,13 @@ what a radiologist can measure: the size of a tumour, the share of a lung that i
 
 ## Exercises
 """),
-*exercise(NB01, 1, "The lowest Hounsfield unit", """
+*checked_exercise(1, "The lowest Hounsfield unit", """
 What is the lowest value of `CT_small.dcm` in Hounsfield units? Use the header's rescale slope and
 intercept (or `F.to_hounsfield`) and store the number in `answer`.
 """, "check_min_hu", """
 answer = F.to_hounsfield(ct).min()   # = 1 * ct.pixel_array.min() + (-1024)
 """),
-*exercise(NB01, 2, "A brain window", """
+*checked_exercise(2, "A brain window", """
 Head CTs are read in a *brain window* of centre 40 HU and width 80 HU. Apply it to the CT slice
 (in HU) so that the result lies in [0, 1], store it in `answer`, and look at it with `plt.imshow`.
 Why do most pixels look black or white?
@@ -359,7 +348,7 @@ print(f"black (below 0 HU): {(hu < 0).mean():.0%}, grey (0 to 80 HU): {((hu >= 0
 # a fifth is denser than soft tissue (bone, but also tissue of 80..300 HU) and turns white. Lung
 # and bone alone are only about a quarter of the pixels; the window is simply far too narrow.
 """),
-*exercise(NB01, 3, "Which kind of learning?", """
+*checked_exercise(3, "Which kind of learning?", """
 For each task say `"supervised"`, `"unsupervised"` or `"reinforcement"`:
 `tumour_yes_no` (learn tumour yes/no from labelled MRIs), `intensity_clusters` (group an MRI's
 pixels by brightness), `scan_agent` (an agent adjusts scanner settings and is rewarded for image
@@ -368,7 +357,7 @@ quality), `lung_masks` (learn to outline lungs from X-rays with drawn masks). St
 answer = {"tumour_yes_no": "supervised", "intensity_clusters": "unsupervised",
           "scan_agent": "reinforcement", "lung_masks": "supervised"}
 """),
-*exercise(NB01, 4, "Sagittal slices", """
+*checked_exercise(4, "Sagittal slices", """
 The MNI152 `volume` is indexed `volume[x, y, z]` (x: left-right, y: back-front, z: down-up).
 Which array axis (0, 1 or 2) do you fix to get a sagittal slice? Check by plotting
 `volume[ijk[0], :, :].T`.
@@ -684,21 +673,21 @@ CNN does not; its filters look at neighbouring pixels.
 
 ## Exercises
 """),
-*exercise(NB02, 1, "Counting dense parameters", """
+*checked_exercise(1, "Counting dense parameters", """
 How many parameters does a `Dense(50)` layer have when its input is a flattened 64x64 grey image?
 Compute it by hand, then confirm with Keras's `count_params()`.
 """, "check_dense_params", """
 answer = 64 * 64 * 50 + 50   # weights + one bias per neuron
 # keras.Sequential([keras.Input((64, 64, 1)), keras.layers.Flatten(), keras.layers.Dense(50)]).count_params()
 """),
-*exercise(NB02, 2, "Softplus, the smooth ReLU", """
+*checked_exercise(2, "Softplus, the smooth ReLU", """
 Softplus, $\\log(1 + e^z)$, is a smooth version of ReLU. Write a function `answer(z)` that returns its
 derivative for a NumPy array `z`. (Plot it next to ReLU's derivative.)
 """, "check_softplus_grad", """
 def answer(z):
     return 1 / (1 + np.exp(-z))   # d/dz log(1 + e^z) = e^z / (1 + e^z): the sigmoid
 """),
-*exercise(NB02, 3, "One gradient by hand", """
+*checked_exercise(3, "One gradient by hand", """
 One sigmoid neuron $p = \\sigma(w x + b)$ with binary cross-entropy loss, for one example
 $x = 2$, $y = 1$, and weights $w = 0.5$, $b = 0$ (`ex.NEURON`). Compute $\\partial L / \\partial w$
 with the chain rule. You may check it with `F.MLP([1, 1])` and `set_weights`.
@@ -708,7 +697,7 @@ p = 1 / (1 + np.exp(-(w * x + b)))
 answer = (p - y) * x              # dL/dz = p - y, dz/dw = x
 # check: m = F.MLP([1, 1], "linear"); m.set_weights([[[w]], [b]]); m.gradients([[x]], [y])[0]
 """),
-*exercise(NB02, 4, "When does gradient descent diverge?", """
+*checked_exercise(4, "When does gradient descent diverge?", """
 On $L(w) = \\tfrac12 (w_1^2 + 10\\, w_2^2)$ one step multiplies $w_2$ by $(1 - 10\\eta)$. Above which
 learning rate $\\eta$ does gradient descent diverge? Try rates around it with
 `F.gradient_descent(grad_fn, start, lr, 30)`.
@@ -959,13 +948,13 @@ of a trained network typically ends up with edge and blob detectors much like th
 
 ## Exercises
 """),
-*exercise(NB03, 1, "Output size", """
+*checked_exercise(1, "Output size", """
 A 224x224 image goes through a 7x7 convolution with stride 2 and zero padding 3. What is the side
 of the output? Use the formula, then confirm with `F.output_size` or `F.conv2d_numpy`.
 """, "check_output_size", """
 answer = (224 + 2 * 3 - 7) // 2 + 1   # = 112 = F.output_size(224, 7, 2, 3)
 """),
-*exercise(NB03, 2, "A vertical-edge feature map", """
+*checked_exercise(2, "A vertical-edge feature map", """
 Apply the kernel `ex.EDGE_KERNEL` = [[1, 0, -1], [1, 0, -1], [1, 0, -1]] to the 5x5 example input `x`
 (stride 1, no padding) the way a CNN does. Store the 3x3 feature map in `answer`. Then compare
 with `signal.convolve2d(x, ex.EDGE_KERNEL, mode="valid")`: why does it differ?
@@ -973,14 +962,14 @@ with `signal.convolve2d(x, ex.EDGE_KERNEL, mode="valid")`: why does it differ?
 answer = F.conv2d_numpy(x, ex.EDGE_KERNEL)   # or signal.correlate2d(x, ex.EDGE_KERNEL, mode="valid")
 # convolve2d flips the kernel, which negates this antisymmetric kernel: every value changes sign.
 """),
-*exercise(NB03, 3, "Parameters of a convolutional layer", """
+*checked_exercise(3, "Parameters of a convolutional layer", """
 How many parameters does `Conv2D(32, kernel_size=3)` have on an RGB image (3 channels)? Count by
 hand, then check with a Keras layer and `count_params()`.
 """, "check_conv_params", """
 answer = 3 * 3 * 3 * 32 + 32   # = 896
 # layer = keras.layers.Conv2D(32, 3); layer.build((None, 64, 64, 3)); layer.count_params()
 """),
-*exercise(NB03, 4, "Design a horizontal-edge detector", """
+*checked_exercise(4, "Design a horizontal-edge detector", """
 Write a 3x3 kernel that gives a **positive** response where the image goes from dark (above) to
 bright (below), and only a positive one (no negative band next to it), no response on flat
 regions, and (almost) none at vertical edges. Store it in
@@ -1001,17 +990,8 @@ def main(argv=None) -> None:
     for path, cells in BOOKS.items():
         print("wrote", write(path, cells).relative_to(ROOT))
     if argv[:1] == ["--solutions"]:
-        import copy
-
-        out = Path(argv[1])
-        out.mkdir(parents=True, exist_ok=True)
         for path, cells in BOOKS.items():
-            swapped = []
-            solutions = {id(student): sol for student, sol in SOLUTION_CELLS[path]}
-            for cell in cells:
-                cell = copy.deepcopy(cell) if id(cell) not in solutions else code(solutions[id(cell)])
-                swapped.append(cell)
-            print("wrote", write((out / Path(path).name).resolve(), swapped))
+            print("wrote", write_with_solutions(path, cells, argv[1]))
 
 
 if __name__ == "__main__":

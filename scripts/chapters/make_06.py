@@ -12,18 +12,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from scripts import nbtools  # noqa: E402
-from scripts.nbtools import code, md, setup, write  # noqa: E402
+from scripts.nbtools import checked_exercise, code, md, setup, write, write_with_solutions  # noqa: E402
 
 NB = "notebooks/06_transfer_learning.ipynb"
-SOLUTIONS: list = []  # (index of the student cell, solution source)
-
-
-def exercise(cells, n, title, task, check, solution, placeholder="answer = ...  # your code here"):
-    """Append the three cells of one exercise: task, student cell with its check, solution."""
-    SOLUTIONS.append((len(cells) + 1, f"{solution.strip()}\nex.{check}(answer)"))
-    cells.extend(nbtools.exercise(n, title, task, f"{placeholder}\nex.{check}(answer)", "", solution))
-
 
 cells = [
 md("""
@@ -399,7 +390,7 @@ md("""
 """),
 ]
 
-exercise(cells, 1, "The paper's head on ResNet50", """
+cells += checked_exercise(1, "The paper's head on ResNet50", """
 The paper's head is Flatten -> Dense(256, relu) -> Dense(128, relu) -> Dense(1, sigmoid) on the
 output of ResNet50 without its top. For a 224 px image that output is a 7x7x2048 feature map.
 How many trainable parameters does the head have on it? Count by hand, then check with
@@ -411,7 +402,7 @@ answer = 7 * 7 * 2048 * 256 + 256 + 256 * 128 + 128 + 128 + 1   # = 25 723 393 (
 # transfer.paper_head((7, 7, 2048)).count_params() gives the same number; at the author's
 # 128 px: 4 * 4 * 2048 * 256 + 256 + 256 * 128 + 128 + 128 + 1 = 8 421 889
 """)
-exercise(cells, 2, "ResNet50's preprocessing by hand", """
+cells += checked_exercise(2, "ResNet50's preprocessing by hand", """
 What does `keras.applications.resnet50.preprocess_input` turn the pure red pixel (255, 0, 0)
 into? Give the three values in the channel order the network receives. Work it out from the
 table above, then check with
@@ -420,7 +411,7 @@ table above, then check with
 answer = [0 - 103.939, 0 - 116.779, 255 - 123.68]   # BGR order, ImageNet means subtracted
 # keras.applications.resnet50.preprocess_input(np.array([[[255.0, 0.0, 0.0]]]))[0, 0]
 """)
-exercise(cells, 3, "Feature map size", """
+cells += checked_exercise(3, "Feature map size", """
 Build `bb.efficientnet_lite0(include_top=False, weights=None, input_shape=(160, 160, 3))`. What
 is the shape (height, width, channels) of its output for one image? Explain the height from the
 network's strides.
@@ -428,7 +419,7 @@ network's strides.
 answer = (5, 5, 1280)   # 160 / 2**5 = 5: the stem and four stages have stride 2
 # bb.efficientnet_lite0(include_top=False, weights=None, input_shape=(160, 160, 3)).output.shape
 """)
-exercise(cells, 4, "A residual block that changes shape", """
+cells += checked_exercise(4, "A residual block that changes shape", """
 `transfer.residual_block(x, 128, stride=2)` is applied to an input `x` of shape 56x56x64. What
 is the shape of its output, and does its shortcut need a projection (a 1x1 convolution) instead
 of the identity? Answer with a pair `((height, width, channels), True or False)` and check it by
@@ -444,20 +435,7 @@ def main(argv=None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     write(NB, cells)
     if "--solutions" in argv:
-        import copy
-
-        out = Path(argv[argv.index("--solutions") + 1])
-        out.mkdir(parents=True, exist_ok=True)
-        sol = copy.deepcopy(cells)
-        for idx, src in SOLUTIONS:
-            sol[idx] = code(src)
-        import nbformat
-
-        nb = nbformat.read(ROOT / NB, as_version=4)
-        nb.cells = sol
-        for i, cell in enumerate(nb.cells):
-            cell["id"] = f"c{i:03d}"
-        nbformat.write(nb, out / Path(NB).name)
+        write_with_solutions(NB, cells, argv[argv.index("--solutions") + 1])
 
 
 if __name__ == "__main__":

@@ -12,18 +12,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from scripts import nbtools  # noqa: E402
-from scripts.nbtools import code, md, setup, write  # noqa: E402
+from scripts.nbtools import checked_exercise, code, md, setup, write, write_with_solutions  # noqa: E402
 
 NB = "notebooks/09_brain_tumor_transfer.ipynb"
-SOLUTIONS: list = []
-
-
-def exercise(cells, n, title, task, check, solution, placeholder="answer = ...  # your code here"):
-    """Append the three cells of one exercise: task, student cell with its check, solution."""
-    SOLUTIONS.append((len(cells) + 1, f"{solution.strip()}\nex.{check}(answer)"))
-    cells.extend(nbtools.exercise(n, title, task, f"{placeholder}\nex.{check}(answer)", "", solution))
-
 
 cells = [
 md("""
@@ -530,13 +521,13 @@ md("""
 """),
 ]
 
-exercise(cells, 1, "How sure was the paper's 92 %?", """
+cells += checked_exercise(1, "How sure was the paper's 92 %?", """
 The paper's ResNet50 got 92 % of its 51 test images right (47 images). Compute the Wilson 95 %
 interval of this accuracy with `wilson_ci` and store `(low, high)` in `answer`.
 """, "check_paper_ci", """
 answer = wilson_ci(47, 51)   # about (0.815, 0.969)
 """)
-exercise(cells, 2, "A paired t-test over folds", """
+cells += checked_exercise(2, "A paired t-test over folds", """
 Two models were evaluated on the same five folds; their accuracies are `ex.FOLD_ACC_A` and
 `ex.FOLD_ACC_B`. Compute the two-sided p-value of the paired t-test (`xp.paired_test` or
 `scipy.stats.ttest_rel`). Would an unpaired test give the same answer?
@@ -544,7 +535,7 @@ Two models were evaluated on the same five folds; their accuracies are `ex.FOLD_
 answer = xp.paired_test(ex.FOLD_ACC_A, ex.FOLD_ACC_B)["p"]
 # scipy.stats.ttest_ind (unpaired) ignores that the folds are shared and gives a larger p-value
 """)
-exercise(cells, 3, "McNemar by hand", """
+cells += checked_exercise(3, "McNemar by hand", """
 On the same 253 images, model A is wrong where model B is right on 7 images, and right where B is
 wrong on 19 images (`ex.DISCORDANT`). Compute the exact two-sided McNemar p-value (a binomial
 test of 7 out of 26 against 0.5, `scipy.stats.binomtest`).
@@ -559,20 +550,7 @@ def main(argv=None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     write(NB, cells)
     if "--solutions" in argv:
-        import copy
-
-        import nbformat
-
-        out = Path(argv[argv.index("--solutions") + 1])
-        out.mkdir(parents=True, exist_ok=True)
-        sol = copy.deepcopy(cells)
-        for idx, src in SOLUTIONS:
-            sol[idx] = code(src)
-        nb = nbformat.read(ROOT / NB, as_version=4)
-        nb.cells = sol
-        for i, cell in enumerate(nb.cells):
-            cell["id"] = f"c{i:03d}"
-        nbformat.write(nb, out / Path(NB).name)
+        write_with_solutions(NB, cells, argv[argv.index("--solutions") + 1])
 
 
 if __name__ == "__main__":
