@@ -96,8 +96,6 @@ def _licences(m) -> str:
 
 
 def render() -> str:
-    import pandas as pd
-
     parts = [INTRO]
     for name in data.DATASETS:
         m = data.manifest(name)

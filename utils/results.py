@@ -11,6 +11,7 @@ import math
 import re
 
 from .experiments import results_dir
+from .metrics import wilson_ci
 
 # What the paper reports (section 3.3): one random 80/20 split of the 253 images (~51 test images).
 PAPER = [
@@ -38,14 +39,6 @@ def load_all(root=None) -> dict:
             out[path.stem] = {"name": path.stem, "results": {}, "environment": {},
                               "error": f"unreadable: {err}"}
     return out
-
-
-def _walk(node, path=()):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _walk(value, path + (str(key),))
-    elif isinstance(node, (int, float)) and not isinstance(node, bool):
-        yield path, float(node)
 
 
 def _num(value) -> float:
@@ -126,8 +119,6 @@ def headline_table(results: dict | None = None):
 
 
 def _paper_ci(value: float, n: int = PAPER_TEST_IMAGES) -> tuple[float, float]:
-    from .metrics import wilson_ci
-
     return wilson_ci(round(value * n), n)
 
 
@@ -180,8 +171,6 @@ def summary_rows(results: dict | None = None) -> list[dict]:
     game = tr.get("pointing_game", {})
     if game.get("images"):
         n, k = int(game["images"]), int(game.get("peak_in_mask", 0))
-        from .metrics import wilson_ci
-
         lo, hi = wilson_ci(k, n)
         row(brain, "Grad-CAM peak inside the tumour mask (fine-tuned model)",
             f"{n} correctly detected tumours; chance {game.get('mean_mask_share', math.nan):.3f}",
@@ -210,8 +199,6 @@ def summary_rows(results: dict | None = None) -> list[dict]:
     cov = results.get("covid_classification", {}).get("results", {})
     clf = cov.get("classifier", {})
     if "accuracy" in clf:
-        from .metrics import wilson_ci
-
         n = int(cov.get("images", 0) or 0)
         lo, hi = wilson_ci(round(clf["accuracy"] * n), n) if n else (math.nan, math.nan)
         proto = (f"{n} images of {cov.get('patients', '?')} patients, patient-grouped "
