@@ -1,7 +1,8 @@
 """Checks applied to every notebook cell that nbval executes (``pytest --nbval-lax notebooks``):
 
 - the cell prints no more than a screenful (:data:`utils.audit.SCREEN_LINES` screen lines);
-- every matplotlib figure it shows has a title. The kernels inherit ``DLBI_AUDIT_LOG`` from this
+- every matplotlib figure it shows has a title;
+- a cell tagged ``solution`` (an exercise's executed solution) passes its own check. The kernels inherit ``DLBI_AUDIT_LOG`` from this
   process; ``utils.setup()`` in each chapter's first cells then logs figures without a title
   (see :mod:`utils.audit`), and the hook below reads the log after each cell.
 
@@ -47,7 +48,8 @@ def pytest_runtest_call(item):
         result = yield
     finally:  # always consume this cell's log lines, even when the cell failed
         figures, _STATE["offset"] = audit.read_log(_STATE["log"], _STATE["offset"])
-    problems = audit.cell_output_problems(item.test_outputs or []) + figures
+    tags = item.cell.get("metadata", {}).get("tags", [])
+    problems = audit.cell_output_problems(item.test_outputs or [], tags=tags) + figures
     if problems:
         source = "".join(item.cell.source)[:200]
         raise AssertionError("reader-experience check failed for this cell:\n  - "

@@ -15,7 +15,7 @@ export DLBI_MODE="${DLBI_MODE:-full}"
 start=$(date +%s)
 # The results page reads what the chapters wrote into _build/results: make Sphinx read it again
 # (its notebook metadata already makes MyST-NB execute it every time).
-touch notebooks/99_results.ipynb
+touch notebooks/99_results.md
 jupyter-book build . -W -n --keep-going "$@"
 echo "book built in $(( $(date +%s) - start )) s (mode: $DLBI_MODE): open _build/html/index.html"
 python3 -m utils.audit _build/jupyter_execute

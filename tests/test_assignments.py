@@ -10,8 +10,8 @@ import pytest
 from utils import assignments
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-CHAPTERS = [p for p in NOTEBOOKS if not assignments.is_page(json.loads(p.read_text()))]
+NOTEBOOKS = assignments.chapter_sources()          # the MyST sources, notebooks/NN_name.md
+CHAPTERS = [p for p in NOTEBOOKS if not assignments.is_page(assignments.read(p))]
 
 
 def _text(nb) -> str:
@@ -23,21 +23,47 @@ def test_remove_solution_blocks_keeps_exercises_and_handles_nested_fences():
     md = ("Intro\n\n```{admonition} Exercise 1: x\n:class: tip\nDo it.\n```\n\n"
           "````{admonition} Solution\n:class: dropdown\n```python\nanswer = 42\n```\n````\n\n"
           "```{admonition} Exercise 2: y\n:class: tip\nAgain.\n```\n"
-          ":::{admonition} Solution\n:class: dropdown\nsecret\n:::\nEnd")
+          ":::{admonition} Solution\n:class: dropdown\nsecret\n:::\n"
+          "```{exercise} z\n:label: ex-z\nThird.\n```\n"
+          "````{solution} ex-z\n:class: dropdown\n```python\nanswer = 7\n```\n````\nEnd")
     out = assignments.remove_solution_blocks(md)
     assert "answer = 42" not in out and "secret" not in out and "Solution" not in out
-    assert "Exercise 1" in out and "Exercise 2" in out and out.endswith("End")
+    assert "answer = 7" not in out and "{solution}" not in out
+    assert "Exercise 1" in out and "Exercise 2" in out and "Third." in out and out.endswith("End")
+
+
+def _cell(kind, text, tags=()):
+    cell = {"cell_type": kind, "metadata": {"tags": list(tags)} if tags else {}, "source": text}
+    if kind == "code":
+        cell.update(outputs=[], execution_count=None)
+    return cell
+
+
+def test_student_version_drops_gated_solutions_whole():
+    nb = {"metadata": {}, "nbformat": 4, "nbformat_minor": 5, "cells": [
+        _cell("markdown", "# T\n\n**Learning objectives.** x"),
+        _cell("markdown", "```{exercise} A\n:label: ex-a\n\nDo A.\n```"),
+        _cell("code", "answer = ...\nex.check_a(answer)"),
+        _cell("markdown", "```{solution-start} ex-a\n:class: dropdown\n```\n\nsecret prose"),
+        _cell("code", "answer = 1\nex.check_a(answer)", ["solution"]),
+        _cell("markdown", "more secret\n\n```{solution-end}\n```"),
+        _cell("markdown", "```{exercise} B\n:label: ex-b\n\nDo B.\n```"),
+    ]}
+    s = _text(assignments.student_version(nb, "x"))
+    assert "secret" not in s and "answer = 1" not in s and "solution-" not in s
+    assert "Do A." in s and "Do B." in s and s.count("answer = ...") == 1
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_student_version_has_no_solutions_but_keeps_checks(path):
-    nb = json.loads(path.read_text())
+    nb = assignments.read(path)
     student = assignments.student_version(nb, path.stem)
     teacher = assignments.teacher_version(nb, path.stem)
     s, t = _text(student), _text(teacher)
-    assert not re.search(r"\{admonition\}\s*Solution", s)
-    assert re.search(r"\{admonition\}\s*Solution", t), "the chapter has no folded solutions"
-    assert s.count("{admonition} Exercise") == t.count("{admonition} Exercise") >= 3
+    assert "{solution-start}" not in s and "{solution-end}" not in s
+    assert not any("solution" in c.get("metadata", {}).get("tags", []) for c in student["cells"])
+    assert t.count("{solution-start}") == t.count("{exercise}") >= 3, "an exercise has no solution"
+    assert s.count("{exercise}") == t.count("{exercise}") >= 3
     assert s.count("answer = ...") == t.count("answer = ...") >= 3
     assert "# Assignment:" in s and "Learning objectives" in s
     # every line that is only in a solution block is gone from the student version
@@ -48,8 +74,9 @@ def test_student_version_has_no_solutions_but_keeps_checks(path):
 
 def test_cli_writes_both_versions(tmp_path):
     assert assignments.main(["--out", str(tmp_path), str(NOTEBOOKS[0])]) == 0
-    assert (tmp_path / "student" / NOTEBOOKS[0].name).exists()
-    assert (tmp_path / "teacher" / NOTEBOOKS[0].name).exists()
+    name = NOTEBOOKS[0].with_suffix(".ipynb").name
+    assert (tmp_path / "student" / name).exists()
+    assert (tmp_path / "teacher" / name).exists()
 
 
 @pytest.mark.notebook
@@ -59,8 +86,8 @@ def test_student_version_runs_and_checks_answer_gracefully(tmp_path, mirror_env,
     from nbclient import NotebookClient
 
     monkeypatch.setenv("DLBI_MODE", "quick")
-    path = ROOT / "notebooks" / "00_data_tour.ipynb"
-    student = assignments.student_version(json.loads(path.read_text()), path.stem)
+    path = ROOT / "notebooks" / "00_data_tour.md"
+    student = assignments.student_version(assignments.read(path), path.stem)
     nb = nbformat.reads(json.dumps(student), as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()

@@ -47,6 +47,21 @@ def test_short_outputs_pass_and_long_ones_fail():
     assert audit.cell_output_problems([image] * 100) == []
 
 
+def verdict(text):
+    return {"output_type": "execute_result", "metadata": {},
+            "data": {"text/plain": text, "text/markdown": text.replace(". ", ".** ", 1).join(["**", ""])}}
+
+
+def test_a_solution_must_pass_its_own_check():
+    assert audit.cell_output_problems([verdict("Correct. Well done.")], tags=["solution"]) == []
+    wrong = audit.cell_output_problems([verdict("Not yet. Use ddof=1.")], tags=["solution"])
+    assert wrong and "does not pass" in wrong[0]
+    silent = audit.cell_output_problems([stream("42\n")], tags=["solution"])
+    assert silent and "no 'Correct.'" in silent[0]
+    # the student's cell (no tag) may say "Not yet": that is the handed-out state
+    assert audit.cell_output_problems([verdict("Not yet. No answer yet.")]) == []
+
+
 def test_figure_titles():
     fig, ax = plt.subplots()
     ax.plot([0, 1])
@@ -102,14 +117,19 @@ def test_nbval_hook_fails_the_offending_cells(pytester):
         "fig, ax = plt.subplots()\nax.plot([1, 2])",
         "fig, ax = plt.subplots()\nax.plot([1, 2])\nax.set_title('A title')",
         "fig, ax = plt.subplots()\nax.plot([1, 2])\nplt.show()",
+        "from utils.exercises import wrong\nwrong('the solution is off')",
+        "from utils.exercises import correct\ncorrect()",
     ]
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    for cell in nb.cells[-2:]:   # two exercise solutions: the first fails its check
+        cell.metadata["tags"] = ["solution"]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, pytester.path / "probe.ipynb")
     result = pytester.runpytest_subprocess("--nbval-lax", "-p", "no:cacheprovider", "probe.ipynb",
                                            "-o", f"pythonpath={ROOT}")
-    result.assert_outcomes(passed=3, failed=3)
+    result.assert_outcomes(passed=4, failed=4)
     out = result.stdout.str()
     assert "more than a screenful" in out
+    assert "does not pass its own check" in out
     assert out.count("has no title") >= 2

@@ -1,12 +1,13 @@
 """Turn the book's chapters into classroom assignments.
 
-    python -m utils.assignments [--out assignments] [notebooks/NN_name.ipynb ...]
+    python -m utils.assignments [--out assignments] [notebooks/NN_name.md ...]
 
-writes, for every chapter (default: all of ``notebooks/``),
+writes, for every chapter (default: every ``notebooks/NN_name.md``; an ``.ipynb`` works too),
 
-- ``<out>/student/NN_name.ipynb``: solutions removed (every ``{admonition} Solution`` block and
-  every code cell tagged ``solution``), exercise statements and checks kept, outputs stripped,
-  and a header naming the chapter and its learning objectives;
+- ``<out>/student/NN_name.ipynb``: solutions removed (every gated solution, from its
+  ``{solution-start}`` cell to its ``{solution-end}`` cell, the code cells tagged ``solution``,
+  and any ``{solution}`` or ``{admonition} Solution`` block), exercise statements and checks kept,
+  outputs stripped, and a header naming the chapter and its learning objectives;
 - ``<out>/teacher/NN_name.ipynb``: the same header, solutions kept.
 
 A student notebook runs top to bottom as handed out: each check answers "No answer yet" on the
@@ -20,9 +21,10 @@ import json
 import re
 from pathlib import Path
 
-from .skeleton import ROOT, is_page, strip_outputs
+from .skeleton import ROOT, SOLUTION_END, SOLUTION_START, chapter_sources, is_page, read, strip_outputs
 
-SOLUTION_OPEN = re.compile(r"^(?P<fence>`{3,}|:{3,})\{admonition\}\s*Solution\b.*$", re.IGNORECASE)
+SOLUTION_OPEN = re.compile(r"^(?P<fence>`{3,}|:{3,})(\{admonition\}\s*Solution\b|\{solution\}).*$",
+                           re.IGNORECASE)
 
 
 def _source(cell) -> str:
@@ -31,7 +33,8 @@ def _source(cell) -> str:
 
 
 def remove_solution_blocks(markdown: str) -> str:
-    """Drop every ``{admonition} Solution`` directive block (its fence and all it contains)."""
+    """Drop every ``{solution}`` and ``{admonition} Solution`` directive block (its fence and all
+    it contains)."""
     out, lines, i = [], markdown.split("\n"), 0
     while i < len(lines):
         m = SOLUTION_OPEN.match(lines[i].strip())
@@ -72,8 +75,14 @@ def _header(nb: dict, chapter: str, teacher: bool) -> dict:
 def student_version(nb: dict, chapter: str = "") -> dict:
     """A copy of ``nb`` without solutions, with the assignment header."""
     nb = copy.deepcopy(nb)
-    cells = []
+    cells, gated = [], False
     for cell in nb["cells"]:
+        text = _source(cell) if cell["cell_type"] == "markdown" else ""
+        if SOLUTION_START.search(text):
+            gated = True
+        if gated:  # inside a gated solution: drop every cell up to and with its {solution-end}
+            gated = not SOLUTION_END.search(text)
+            continue
         if "solution" in cell.get("metadata", {}).get("tags", []):
             continue
         if cell["cell_type"] == "markdown":
@@ -97,13 +106,13 @@ def write_assignments(notebooks=None, out: Path | str = ROOT / "assignments") ->
     """Write student and teacher versions of ``notebooks`` under ``out``; return the paths."""
     out = Path(out)
     written = []
-    for path in notebooks or sorted((ROOT / "notebooks").glob("*.ipynb")):
+    for path in notebooks or chapter_sources():
         path = Path(path)
-        nb = json.loads(path.read_text(encoding="utf-8"))
+        nb = read(path)
         if is_page(nb):  # the results page is no assignment
             continue
         for kind, make in (("student", student_version), ("teacher", teacher_version)):
-            target = out / kind / path.name
+            target = out / kind / path.with_suffix(".ipynb").name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(make(nb, path.stem), indent=1, ensure_ascii=False) + "\n",
                               encoding="utf-8")

@@ -1,11 +1,12 @@
-"""Reader-experience checks on executed chapters: no cell prints more than a screenful, and
-every figure has a title.
+"""Reader-experience checks on executed chapters: no cell prints more than a screenful, every
+figure has a title, and every exercise solution passes its own check.
 
 Two places use these rules:
 
 - the test suite (``conftest.py`` at the repository root) checks every cell that nbval runs:
   the cell's outputs must fit on a screen, and every matplotlib figure the cell shows must carry a
-  title. Figures are audited inside the notebook's kernel: :func:`install_figure_audit`, called by
+  title, and a cell tagged ``solution`` must not show a check's "Not yet" verdict (the solution
+  is executed so that it provably passes its check). Figures are audited inside the notebook's kernel: :func:`install_figure_audit`, called by
   :func:`utils.setup` when ``DLBI_AUDIT_LOG`` is set, appends one JSON line to that file for every
   figure shown without a title; the test hook reads the new lines after each cell.
 - ``python -m utils.audit _build/jupyter_execute`` checks the outputs of the notebooks that the
@@ -58,13 +59,33 @@ def output_lines(output: dict) -> int:
     return text_lines(_text(data.get("text/plain")))
 
 
-def cell_output_problems(outputs: list, limit: int = SCREEN_LINES) -> list[str]:
-    """Problems of one cell's outputs (an empty list when they fit on a screen)."""
+#: What :class:`utils.exercises.Feedback` shows for a wrong or missing answer.
+NOT_YET = ("Not yet.", "**Not yet.**")
+
+
+def output_text(output: dict) -> str:
+    """The text of one output (stream text, or its plain-text and Markdown representations)."""
+    if output.get("output_type") == "stream":
+        return _text(output.get("text"))
+    data = output.get("data", {})
+    return "\n".join(_text(data.get(k)) for k in ("text/plain", "text/markdown") if k in data)
+
+
+def cell_output_problems(outputs: list, limit: int = SCREEN_LINES, tags=()) -> list[str]:
+    """Problems of one cell's outputs (an empty list when there are none): more than a
+    screenful, or, for a cell tagged ``solution``, a check that did not answer "Correct"."""
+    problems = []
     total = sum(output_lines(o) for o in outputs)
     if total > limit:
-        return [f"prints {total} screen lines (more than a screenful, {limit}); "
-                "show a head, a summary or a figure instead"]
-    return []
+        problems.append(f"prints {total} screen lines (more than a screenful, {limit}); "
+                        "show a head, a summary or a figure instead")
+    if "solution" in tags:
+        verdicts = [output_text(o) for o in outputs]
+        if any(n in v for v in verdicts for n in NOT_YET):
+            problems.append("this exercise solution does not pass its own check ('Not yet.')")
+        elif not any(v.lstrip().startswith(("Correct.", "**Correct.**")) for v in verdicts):
+            problems.append("this exercise solution shows no 'Correct.' verdict of its check")
+    return problems
 
 
 def figure_title(fig) -> str:
@@ -145,7 +166,8 @@ def notebook_problems(path: str | os.PathLike, limit: int = SCREEN_LINES) -> lis
     for k, cell in enumerate(nb.get("cells", [])):
         if cell.get("cell_type") != "code":
             continue
-        for problem in cell_output_problems(cell.get("outputs", []), limit):
+        tags = cell.get("metadata", {}).get("tags", [])
+        for problem in cell_output_problems(cell.get("outputs", []), limit, tags):
             problems.append(f"{Path(path).name}: cell {k}: {problem}")
     return problems
 
@@ -162,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     problems = [p for f in files for p in notebook_problems(f)]
     for p in problems:
         print(p)
-    print(f"{len(files)} executed notebooks checked, {len(problems)} cells print more than a screenful")
+    print(f"{len(files)} executed notebooks checked, {len(problems)} problems "
+          "(cells over a screenful, solutions that fail their checks)")
     return 1 if problems else 0
 
 
