@@ -4,7 +4,8 @@
 
 For every page listed in _toc.yml it checks, in a real browser (Debian's `chromium` driven by
 Playwright): no broken image (every <img> loaded), no internal link to a missing file, notebook
-pages carry the Colab launch button and show at least one figure (unless --no-figures, for a
+pages carry the Colab launch button (opening the paired .ipynb) and the edit button (opening
+the .md source) and show at least one figure (unless --no-figures, for a
 build without execution), and the sidebar lists the chapters in _toc.yml order.  One PNG
 screenshot per page goes to the screenshots folder.  Exits 1 and lists the problems if any.
 Needs: pip install playwright; apt-get install chromium (or set CHROMIUM=/path/to/chrome).
@@ -46,6 +47,7 @@ PAGE_STATE = """() => ({
                .map(i => i.getAttribute('src')),
   figures: document.querySelectorAll('.cell_output img, .output img').length,
   colab: Array.from(document.querySelectorAll('a[href*="colab.research.google.com"]')).map(a => a.href),
+  edit: Array.from(document.querySelectorAll('a[href*="/edit/"]')).map(a => a.href),
   links: Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href')),
   sidebar: Array.from(document.querySelectorAll('nav.bd-docs-nav a.reference.internal, .bd-sidebar-primary nav a.reference.internal'))
                 .map(a => a.getAttribute('href')),
@@ -78,8 +80,13 @@ def check_site(html: Path, shots: Path | None, figures: bool = True) -> list[str
                 if not target.exists():
                     problems.append(f"{name}: link to missing file {href}")
             if name.startswith("notebooks/"):
+                # the page is built from the .md; Colab must open its jupytext pair, the .ipynb
                 if not any("/blob/" in c and c.endswith(f"{name}.ipynb") for c in state["colab"]):
-                    problems.append(f"{name}: no Colab launch button for this notebook")
+                    problems.append(f"{name}: no Colab launch button for this notebook's .ipynb")
+                if not (ROOT / f"{name}.ipynb").exists():
+                    problems.append(f"{name}: the Colab button opens {name}.ipynb, which does not exist")
+                if not any(e.endswith(f"{name}.md") for e in state["edit"]):
+                    problems.append(f"{name}: no edit button pointing at {name}.md, the source")
                 if figures and state["figures"] == 0:
                     problems.append(f"{name}: shows no figure")
             if name == pages[0]:

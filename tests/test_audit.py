@@ -57,7 +57,11 @@ def test_a_solution_must_pass_its_own_check():
     wrong = audit.cell_output_problems([verdict("Not yet. Use ddof=1.")], tags=["solution"])
     assert wrong and "does not pass" in wrong[0]
     silent = audit.cell_output_problems([stream("42\n")], tags=["solution"])
-    assert silent and "no 'Correct.'" in silent[0]
+    assert silent and "no verdict" in silent[0]
+    # a wrong answer's hint may be shown first, but the cell must end with a pass
+    shown_first = [verdict("Not yet. A random split leaks."), verdict("Correct. Well done.")]
+    assert audit.cell_output_problems(shown_first, tags=["solution"]) == []
+    assert audit.cell_output_problems(shown_first[::-1], tags=["solution"])
     # the student's cell (no tag) may say "Not yet": that is the handed-out state
     assert audit.cell_output_problems([verdict("Not yet. No answer yet.")]) == []
 

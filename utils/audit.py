@@ -5,8 +5,9 @@ Two places use these rules:
 
 - the test suite (``conftest.py`` at the repository root) checks every cell that nbval runs:
   the cell's outputs must fit on a screen, and every matplotlib figure the cell shows must carry a
-  title, and a cell tagged ``solution`` must not show a check's "Not yet" verdict (the solution
-  is executed so that it provably passes its check). Figures are audited inside the notebook's kernel: :func:`install_figure_audit`, called by
+  title, and a cell tagged ``solution`` must end with its check saying "Correct." (the solution
+  is executed so that it provably passes its check; a "Not yet." shown before, e.g. to
+  demonstrate a wrong answer's hint, is allowed). Figures are audited inside the notebook's kernel: :func:`install_figure_audit`, called by
   :func:`utils.setup` when ``DLBI_AUDIT_LOG`` is set, appends one JSON line to that file for every
   figure shown without a title; the test hook reads the new lines after each cell.
 - ``python -m utils.audit _build/jupyter_execute`` checks the outputs of the notebooks that the
@@ -79,12 +80,13 @@ def cell_output_problems(outputs: list, limit: int = SCREEN_LINES, tags=()) -> l
     if total > limit:
         problems.append(f"prints {total} screen lines (more than a screenful, {limit}); "
                         "show a head, a summary or a figure instead")
-    if "solution" in tags:
-        verdicts = [output_text(o) for o in outputs]
-        if any(n in v for v in verdicts for n in NOT_YET):
+    if "solution" in tags:  # the cell ends with the check of its answer: the last verdict counts
+        verdicts = [v for v in (output_text(o).strip() for o in outputs)
+                    if v.startswith(("Correct.", "**Correct.**") + NOT_YET)]
+        if not verdicts:
+            problems.append("this exercise solution shows no verdict of its check")
+        elif verdicts[-1].startswith(NOT_YET):
             problems.append("this exercise solution does not pass its own check ('Not yet.')")
-        elif not any(v.lstrip().startswith(("Correct.", "**Correct.**")) for v in verdicts):
-            problems.append("this exercise solution shows no 'Correct.' verdict of its check")
     return problems
 
 

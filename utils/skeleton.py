@@ -135,7 +135,13 @@ def pair_problems(md_path: Path | str) -> list[str]:
     for i, (x, y) in enumerate(zip(a, b)):
         if x != y:
             what = "type" if x[0] != y[0] else "tags" if x[2] != y[2] else "source"
-            problems.append(f"cell {i} differs ({what}): {x[1][:60]!r} vs {y[1][:60]!r}")
+            lines_a, lines_b = x[1].splitlines(), y[1].splitlines()
+            k = next((k for k, (u, v) in enumerate(zip(lines_a, lines_b)) if u != v),
+                     min(len(lines_a), len(lines_b)))
+            line_a = lines_a[k] if k < len(lines_a) else "(nothing)"
+            line_b = lines_b[k] if k < len(lines_b) else "(nothing)"
+            problems.append(f"cell {i} differs ({what}), line {k + 1}: .md has {line_a[:80]!r}, "
+                            f".ipynb has {line_b[:80]!r}")
             break
     if problems:
         problems.append(f"fix: {fix}  (jupytext takes the more recently modified file as the "
