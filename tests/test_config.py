@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import random
+import re
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -47,6 +50,27 @@ def test_default_seed(monkeypatch):
     assert config.default_seed() == 7
 
 
+@pytest.mark.parametrize("value", ["abc", "1.5", "-3", "4294967296", "42abc"])
+def test_seed_invalid(monkeypatch, value):
+    """A bad DLBI_SEED gets a message like a bad DLBI_MODE, not int()'s bare ValueError."""
+    monkeypatch.setenv("DLBI_SEED", value)
+    with pytest.raises(ValueError) as info:
+        config.default_seed()
+    msg = str(info.value)
+    assert "DLBI_SEED" in msg and repr(value) in msg and "whole number" in msg and "42" in msg
+    assert "invalid literal" not in msg and info.value.__cause__ is None
+    assert info.value.__suppress_context__  # no "during handling ... another exception" noise
+    with pytest.raises(ValueError, match="DLBI_SEED"):
+        config.seed_everything()
+
+
+@pytest.mark.parametrize("value, seed", [("", 42), ("  ", 42), (" 7\n", 7), ("0", 0),
+                                         ("4294967295", 2**32 - 1)])
+def test_seed_accepted(monkeypatch, value, seed):
+    monkeypatch.setenv("DLBI_SEED", value)
+    assert config.default_seed() == seed
+
+
 def test_seed_everything_repeats_draws(monkeypatch):
     monkeypatch.delenv("DLBI_SEED", raising=False)
     monkeypatch.setenv("PYTHONHASHSEED", "0")  # restored afterwards (seed_everything sets it)
@@ -90,3 +114,93 @@ def test_accelerator_names_the_gpu_tensorflow_sees(monkeypatch):
     assert config.accelerator() == "GPU: Tesla T4"
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
     assert config.accelerator() == "CPU only"
+
+
+# ----------------------------------------------------------------------------------------
+# The commit in the environment report
+# ----------------------------------------------------------------------------------------
+def git(cwd, *args) -> str:
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org",
+                           "-c", "init.defaultBranch=main", *args], cwd=cwd, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path):
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    root = tmp_path / "book"
+    (root / "utils").mkdir(parents=True)
+    (root / "utils" / "x.py").write_text("x = 1\n")
+    (root / ".gitignore").write_text("_build/\n")
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "first")
+    return root
+
+
+def test_git_commit_clean_dirty_and_untracked(repo):
+    short = git(repo, "rev-parse", "--short", "HEAD")
+    assert config.git_commit(repo) == short
+    (repo / "_build").mkdir()
+    (repo / "_build" / "out.txt").write_text("ignored output")
+    assert config.git_commit(repo) == short  # ignored files do not make it dirty
+    (repo / "utils" / "new.py").write_text("y = 2\n")
+    assert config.git_commit(repo) == short + "+dirty"  # a new file the build would use
+    (repo / "utils" / "new.py").unlink()
+    (repo / "utils" / "x.py").write_text("x = 2\n")
+    assert config.git_commit(repo) == short + "+dirty"
+    git(repo, "commit", "-q", "-am", "second")
+    second = config.git_commit(repo)
+    assert second == git(repo, "rev-parse", "--short", "HEAD") and second != short
+
+
+def test_git_commit_unknown_outside_a_checkout(tmp_path, repo, monkeypatch):
+    plain = tmp_path / "unzipped"  # e.g. the book downloaded as a zip
+    (plain / "utils").mkdir(parents=True)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    assert config.git_commit(plain) == "unknown"
+    # a copy that sits inside some other repository is not that repository's commit
+    inner = repo / "copy_of_the_book"
+    inner.mkdir()
+    assert config.git_commit(inner) == "unknown"
+    monkeypatch.setenv("PATH", str(tmp_path / "no_git_here"))
+    assert config.git_commit(repo) == "unknown"  # git not installed
+
+
+def test_git_commit_of_this_checkout():
+    commit = config.git_commit()
+    if commit == "unknown":
+        pytest.skip("not a git checkout")
+    assert re.fullmatch(r"[0-9a-f]{7,40}(\+dirty)?", commit), commit
+
+
+def test_environment_report_has_commit_and_versions_and_stays_compact(monkeypatch, capsys):
+    from importlib import metadata
+
+    from utils import audit
+
+    monkeypatch.setenv("DLBI_MODE", "full")
+    monkeypatch.delenv("DLBI_DATA_MIRROR", raising=False)
+    monkeypatch.setattr(config, "git_commit", lambda root=None: "abc1234+dirty")
+    info = config.environment_report(seed=3)
+    out = capsys.readouterr().out
+    assert info["commit"] == "abc1234+dirty"
+    for name, dist in {"scipy": "scipy", "skimage": "scikit-image", "pydicom": "pydicom",
+                       "visualkeras": "visualkeras"}.items():
+        assert info[name] == metadata.version(dist), name
+        assert f"{name} {info[name]}" in out, name
+    for name in ("tensorflow", "keras", "numpy", "pandas", "sklearn", "PIL"):
+        assert f"{name} {info[name]}" in out, name
+    lines = out.splitlines()
+    assert lines[0] == "mode        : full"  # the line the book build checks
+    assert "seed        : 3" in lines and "commit      : abc1234+dirty" in lines
+    assert audit.text_lines(out) <= 10  # a few lines of the 60-line screen, wrapped at 100
+    versions = [ln for ln in lines if not ln.startswith("data_source")]
+    assert max(map(len, versions)) <= config.REPORT_WIDTH
+    assert set(info) >= {"date", "mode", "seed", "commit", "python", "platform", "cpu_cores",
+                         "accelerator", "in_colab", "data_source"}
+
+
+def test_missing_library_is_reported_not_raised():
+    assert config._version("nope", "no-such-distribution-dlbi") == "not installed"

@@ -5,8 +5,10 @@ Never touches the internet: downloads go to a local HTTP server, everything else
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
+import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -184,6 +186,14 @@ def test_mirror_env_relative_path(mirror, tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------------------
 # Downloads (local HTTP stand-in) and the cache
 # ----------------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def sleeps(monkeypatch) -> list:
+    """The waits between download attempts, recorded instead of slept (keeps the tests fast)."""
+    waited = []
+    monkeypatch.setattr(data, "_sleep", waited.append)
+    return waited
+
+
 def test_download_success_and_cache_reuse(http_mirror):
     files = ["yes/Y1.jpg", "no/1 no.jpeg"]  # the second one is URL-encoded (%20)
     df = data.fetch("brain_mri", files=files, progress=False)
@@ -213,13 +223,14 @@ def test_download_hash_mismatch_leaves_nothing(http_mirror):
     assert all_files(data.cache_dir()) == []  # neither the file nor a .part
 
 
-def test_interrupted_download_leaves_nothing(http_mirror):
+def test_interrupted_download_leaves_nothing(http_mirror, sleeps):
     http_mirror.truncate.add("yes/Y100.JPG")
     with pytest.raises(data.DataError) as info:
         data.fetch("brain_mri", files=["yes/Y100.JPG"], progress=False)
     assert "Y100.JPG" in str(info.value)
     assert "interrupted" in str(info.value)
-    assert http_mirror.hits("yes/Y100.JPG") == 1
+    assert "gave up after 3 attempts" in str(info.value)
+    assert http_mirror.hits("yes/Y100.JPG") == 3 and sleeps == [1.0, 2.0]  # cut off: retried
     assert all_files(data.cache_dir()) == []
     # once the server behaves again the same call succeeds
     http_mirror.truncate.clear()
@@ -227,11 +238,13 @@ def test_interrupted_download_leaves_nothing(http_mirror):
     assert data.sha256_file(Path(df["path"][0])) == http_mirror.rows["yes/Y100.JPG"]["sha256"]
 
 
-def test_interrupted_chunked_download_is_a_data_error(http_mirror):
+def test_interrupted_chunked_download_is_a_data_error(http_mirror, sleeps):
     http_mirror.chunked_cut.add("no/No15.jpg")
     with pytest.raises(data.DataError) as info:
         data.fetch("brain_mri", files=["no/No15.jpg"], progress=False)
     assert "brain_mri/no/No15.jpg" in str(info.value)
+    assert "failed 3 times" in str(info.value)
+    assert http_mirror.hits("no/No15.jpg") == 3
     assert all_files(data.cache_dir()) == []
 
 
@@ -241,14 +254,16 @@ def test_file_not_on_server_is_missing(http_mirror):
     with pytest.raises(data.MissingDataError, match=r"brain_mri/yes/Y1\.jpg.*404"):
         data.fetch("brain_mri", files=["yes/Y1.jpg"], progress=False)
     assert all_files(data.cache_dir()) == []
+    assert http_mirror.hits("yes/Y1.jpg") == 1  # a 404 is final: no retry
 
 
-def test_server_unreachable(tmp_cache, closed_port, monkeypatch):
+def test_server_unreachable(tmp_cache, closed_port, monkeypatch, sleeps):
     monkeypatch.setenv("DLBI_DATA_URL", f"http://127.0.0.1:{closed_port}")
     with pytest.raises(data.MissingDataError) as info:
         data.fetch("brain_mri", files=["yes/Y1.jpg"], progress=False)
     msg = str(info.value)
     assert "brain_mri/yes/Y1.jpg" in msg and "DLBI_DATA_MIRROR" in msg
+    assert "failed 3 times" in msg and sleeps == [1.0, 2.0]  # refused: retried, then given up
     assert f"127.0.0.1:{closed_port}" in msg  # the URL that failed
     assert all_files(tmp_cache) == []
 
@@ -296,6 +311,161 @@ def test_mirror_file_missing_falls_back_to_download(http_mirror, mirror, tmp_pat
     assert Path(df["path"][0]).is_relative_to(partial)
     assert Path(df["path"][1]).is_relative_to(data.cache_dir())
     assert http_mirror.hits("yes/Y1.jpg") == 0 and http_mirror.hits("yes/Y10.jpg") == 1
+
+
+# ----------------------------------------------------------------------------------------
+# Retries with backoff, against a loopback server that fails on purpose
+# ----------------------------------------------------------------------------------------
+class FlakyServer:
+    """A loopback HTTP server that serves ``body`` at every path, except that request number
+    ``i`` (0-based) behaves as ``script[i]`` says (the last entry repeats):
+
+    ``"ok"``: the file; ``"drop"``: close the connection without an answer; ``"cut"``: announce
+    the full length, send half, hang up; ``"500"``/``"503"``/``"404"``: that status.
+    """
+
+    def __init__(self, body: bytes, script):
+        import http.server
+        import socketserver
+        import threading
+
+        self.body, self.script, self.requests = body, list(script), []
+        state = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            timeout = 10
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):  # noqa: N802 - http.server API
+                n = len(state.requests)
+                state.requests.append(self.path)
+                action = state.script[min(n, len(state.script) - 1)]
+                if action == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(2)  # no status line at all
+                    return
+                if action.isdigit():
+                    self.send_error(int(action), "failing on purpose")
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(state.body)))
+                self.end_headers()
+                if action == "cut":
+                    self.wfile.write(state.body[: len(state.body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(state.body)
+
+        class Server(http.server.HTTPServer):
+            def server_bind(self):  # no reverse-DNS lookup
+                socketserver.TCPServer.server_bind(self)
+                self.server_name, self.server_port = self.server_address[:2]
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def flaky():
+    """``flaky(script)`` starts a :class:`FlakyServer` with 3000 random bytes; all are closed
+    at the end of the test."""
+    servers = []
+    body = np.random.default_rng(0).bytes(3000)
+
+    def start(script):
+        server = FlakyServer(body, script)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def sha_of(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+@pytest.mark.parametrize("failure", ["drop", "500", "503", "cut"])
+def test_download_retries_after_a_failure_and_succeeds(flaky, tmp_path, sleeps, capsys,
+                                                       failure):
+    server = flaky([failure, "ok"])
+    dest = tmp_path / "cache" / "file.bin"
+    path = data.download(server.url + "/file.bin", dest, sha_of(server.body), len(server.body),
+                         progress=True)
+    assert path == dest and dest.read_bytes() == server.body  # verified, complete
+    assert len(server.requests) == 2 and sleeps == [1.0]
+    assert all_files(tmp_path) == [dest]  # no .part left from the failed attempt
+    err = capsys.readouterr().err
+    assert "file.bin: download attempt 1 of 3 failed" in err and "trying again in 1 s" in err
+
+
+def test_download_backoff_doubles_and_is_configurable(flaky, tmp_path, sleeps):
+    server = flaky(["500", "drop", "cut", "ok"])
+    dest = tmp_path / "file.bin"
+    data.download(server.url + "/f", dest, sha_of(server.body), len(server.body),
+                  progress=False, attempts=4, backoff=0.25)
+    assert sleeps == [0.25, 0.5, 1.0] and len(server.requests) == 4
+    assert dest.read_bytes() == server.body
+
+
+def test_download_gives_up_after_the_bounded_attempts(flaky, tmp_path, sleeps, monkeypatch):
+    server = flaky(["500"])  # always fails
+    dest = tmp_path / "file.bin"
+    with pytest.raises(data.DownloadFailed) as info:
+        data.download(server.url + "/f", dest, sha_of(server.body), len(server.body),
+                      progress=False)
+    assert info.value.attempts == 3 and len(server.requests) == 3 and sleeps == [1.0, 2.0]
+    assert "500" in str(info.value) and "gave up after 3 attempts" in str(info.value)
+    assert all_files(tmp_path) == []
+
+    monkeypatch.setattr(data, "DOWNLOAD_ATTEMPTS", 2)  # the module default is configurable
+    sleeps.clear()
+    with pytest.raises(data.DownloadFailed, match="after 2 attempts"):
+        data.download(server.url + "/f", dest, sha_of(server.body), progress=False)
+    assert len(server.requests) == 5 and sleeps == [1.0]
+
+
+def test_fetch_reports_a_download_that_always_fails(flaky, tmp_cache, sleeps, monkeypatch):
+    """Through :func:`data.locate`, as a chapter sees it: a clear MissingDataError after the
+    bounded number of attempts, naming the file, the URL and the way out."""
+    server = flaky(["drop"])
+    monkeypatch.setenv("DLBI_DATA_URL", server.url)
+    row = {"file": "yes/fake.jpg", "sha256": sha_of(server.body), "bytes": len(server.body),
+           "url": data.RAW_PREFIX + "/owner/repo/" + "0" * 40 + "/yes/fake.jpg"}
+    with pytest.raises(data.MissingDataError) as info:
+        data.locate("brain_mri", row, progress=False)
+    msg = str(info.value)
+    assert "brain_mri/yes/fake.jpg" in msg and "failed 3 times" in msg
+    assert server.url + "/owner/repo/" in msg and "DLBI_DATA_MIRROR" in msg
+    assert len(server.requests) == 3 and sleeps == [1.0, 2.0]
+    assert all_files(tmp_cache) == []
+    # and once the server recovers, the same call succeeds on its first attempt
+    server.script[:] = ["ok"]
+    path = data.locate("brain_mri", row, progress=False)
+    assert path == tmp_cache / "data" / "brain_mri" / "yes" / "fake.jpg"
+    assert path.read_bytes() == server.body and len(server.requests) == 4
+
+
+def test_final_errors_are_not_retried(flaky, tmp_path, sleeps):
+    server = flaky(["404", "ok"])  # not found: a second attempt would not help
+    with pytest.raises(urllib.error.HTTPError, match="404"):
+        data.download(server.url + "/f", tmp_path / "f", sha_of(server.body), progress=False)
+    server = flaky(["ok"])  # wrong bytes: the source changed
+    with pytest.raises(data.IntegrityError, match="do not match the manifest"):
+        data.download(server.url + "/f", tmp_path / "f", "0" * 64, progress=False)
+    assert sleeps == [] and all_files(tmp_path) == []
 
 
 # ----------------------------------------------------------------------------------------

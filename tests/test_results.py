@@ -39,13 +39,14 @@ def test_no_results_folder_gives_empty(tmp_path):
 def test_results_page_is_executed_at_every_build():
     """The page reads _build/results, which changes when a chapter runs again: the build must not
     serve it from the execution cache, and build_book.sh makes Sphinx read it again."""
-    import json
     from pathlib import Path
 
+    from utils import skeleton
+
     root = Path(__file__).resolve().parents[1]
-    nb = json.loads((root / "notebooks" / "99_results.ipynb").read_text(encoding="utf-8"))
+    nb = skeleton.read(root / "notebooks" / "99_results.md")   # the page's source
     assert nb["metadata"]["mystnb"]["execution_mode"] == "force"
-    assert "touch notebooks/99_results.ipynb" in (root / "scripts" / "build_book.sh").read_text()
+    assert "touch notebooks/99_results.md" in (root / "scripts" / "build_book.sh").read_text()
 
 
 def _saved():

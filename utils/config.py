@@ -12,6 +12,7 @@ import importlib
 import os
 import platform
 import random
+import subprocess
 import sys
 from pathlib import Path
 
@@ -43,8 +44,20 @@ def by_mode(quick, full):
 
 
 def default_seed() -> int:
-    """The book-wide seed (``DLBI_SEED`` overrides 42)."""
-    return int(os.environ.get(SEED_ENV, DEFAULT_SEED))
+    """The book-wide seed (``DLBI_SEED`` overrides 42; unset or empty means 42)."""
+    value = os.environ.get(SEED_ENV, "").strip()
+    if not value:
+        return DEFAULT_SEED
+    try:
+        seed = int(value)
+    except ValueError:
+        seed = -1
+    if not 0 <= seed < 2**32:
+        raise ValueError(
+            f"{SEED_ENV}={value!r} is not a seed; use a whole number from 0 to {2**32 - 1} "
+            f"(unset it for the book's seed, {DEFAULT_SEED})."
+        ) from None
+    return seed
 
 
 def seed_everything(seed: int | None = None) -> int:
@@ -78,12 +91,54 @@ def configure_tensorflow() -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
-def _version(module: str) -> str:
+# Libraries named in the environment report: import name -> distribution name.  The first
+# group is read from the imported module (TensorFlow is imported anyway, for the GPU check); the
+# second from the installed package's metadata, without importing it (visualkeras would import
+# Keras, skimage and pydicom take seconds).
+LIBRARIES = {"tensorflow": None, "keras": None, "numpy": None, "pandas": None, "sklearn": None,
+             "PIL": None, "scipy": "scipy", "skimage": "scikit-image", "pydicom": "pydicom",
+             "visualkeras": "visualkeras"}
+REPORT_WIDTH = 100  # the report's lines fit a notebook cell without wrapping
+
+
+def _version(module: str, distribution: str | None = None) -> str:
+    if distribution is not None:
+        from importlib import metadata
+
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            return "not installed"
     try:
         mod = importlib.import_module(module)
     except Exception:  # pragma: no cover - depends on the environment
         return "not installed"
     return getattr(mod, "__version__", "unknown")
+
+
+def git_commit(root: Path | str | None = None) -> str:
+    """The checked-out commit of the book: short hash, ``+dirty`` when the work tree differs
+    from it (changed, staged or new files that git does not ignore).
+
+    ``"unknown"`` where the book is not a git checkout of its own (a downloaded zip, a copy
+    inside some other repository) or git is not installed.
+    """
+    root = Path(root or repo_root()).resolve()
+
+    def git(*args: str) -> str:
+        # --no-optional-locks: never take the index lock a concurrent commit may need
+        return subprocess.run(["git", "--no-optional-locks", "-C", str(root), *args],
+                              capture_output=True, text=True, timeout=20,
+                              check=True).stdout.strip()
+
+    try:
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != root:
+            return "unknown"
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (commit + "+dirty" if dirty else commit) or "unknown"
 
 
 def accelerator() -> str:
@@ -112,6 +167,7 @@ def environment(seed: int | None = None) -> dict:
         "date": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "mode": mode(),
         "seed": default_seed() if seed is None else seed,
+        "commit": git_commit(),
         "python": platform.python_version(),
         "platform": f"{platform.system()} {platform.machine()}",
         "cpu_cores": os.cpu_count(),
@@ -119,17 +175,43 @@ def environment(seed: int | None = None) -> dict:
         "in_colab": "google.colab" in sys.modules,
         "data_source": data.describe_source(),
     }
-    for name in ("numpy", "pandas", "sklearn", "tensorflow", "keras", "PIL"):
-        info[name] = _version(name)
+    for name, distribution in LIBRARIES.items():
+        info[name] = _version(name, distribution)
     return info
 
 
+def report_lines(info: dict) -> list[str]:
+    """The environment report as text lines (a handful, at most :data:`REPORT_WIDTH` wide).
+
+    The first line is ``mode        : <mode>``: the book build checks it in every executed
+    chapter (``scripts/build_cache.py check-modes``).
+    """
+    import textwrap
+
+    def line(key, value):
+        return f"{key:<11} : {value}"
+
+    machine = (f"Python {info['python']} on {info['platform']}, {info['cpu_cores']} CPU cores, "
+               f"{info['accelerator']}, {'in' if info['in_colab'] else 'not in'} Colab")
+    versions = ", ".join(f"{name} {info[name]}" for name in LIBRARIES if name in info)
+    indent = " " * len(line("", ""))
+    return [
+        line("mode", info["mode"]),
+        line("seed", info["seed"]),
+        line("commit", info.get("commit", "unknown")),
+        line("date", info["date"]),
+        line("machine", machine),
+        line("data_source", info["data_source"]),
+        *textwrap.wrap(line("versions", versions), REPORT_WIDTH, subsequent_indent=indent,
+                       break_long_words=False, break_on_hyphens=False),
+    ]
+
+
 def environment_report(seed: int | None = None) -> dict:
-    """Print a compact environment report (mode, seed, versions, CPU/GPU, data) and return it."""
+    """Print a compact environment report (mode, seed, commit, versions, CPU/GPU, data) and
+    return it as a dict (:func:`environment`)."""
     info = environment(seed)
-    width = max(len(k) for k in info)
-    lines = [f"{k:<{width}} : {v}" for k, v in info.items()]
-    print("\n".join(lines))
+    print("\n".join(report_lines(info)))
     return info
 
 

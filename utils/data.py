@@ -6,7 +6,8 @@ GitHub repository at a fixed commit).  :func:`fetch` finds each file in this ord
 
 1. a local mirror folder named by ``DLBI_DATA_MIRROR`` (``<mirror>/<dataset>/<file>``);
 2. the user cache (``DLBI_CACHE``, default ``~/.cache/dlbi/data``);
-3. a download from the pinned URL (to a temporary file, renamed only once verified).
+3. a download from the pinned URL (to a temporary file, renamed only once verified; a dropped
+   connection or a server error is retried a few times, waiting longer each time).
 
 A file is used only after its sha256 matched the manifest.  Problems raise a :class:`DataError`
 subclass whose message names the file and says how to fix it; nothing is skipped silently.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import ssl
 import sys
 import tempfile
 import urllib.error
@@ -34,6 +36,8 @@ RAW_PREFIX = "https://raw.githubusercontent.com"
 RAW_URL = RAW_PREFIX + "/{repo}/{commit}/{path}"
 MANIFEST_DIR = Path(__file__).resolve().parent / "manifests"
 CHUNK = 1 << 16
+DOWNLOAD_ATTEMPTS = 3     # attempts in all, per file
+DOWNLOAD_BACKOFF = 1.0    # seconds before the second attempt; doubled before each further one
 
 
 class DataError(RuntimeError):
@@ -156,13 +160,83 @@ def verify(path: Path, sha256: str, label: str = "", where: str = "") -> Path:
     return path
 
 
+class _Truncated(IntegrityError):
+    """A transfer that ended before all announced bytes arrived (retried, unlike wrong bytes)."""
+
+
+class DownloadFailed(DataError):
+    """Every attempt of a download failed with a network or server error (``attempts`` tells how
+    many were made, ``__cause__`` is the last error)."""
+
+    def __init__(self, message: str, attempts: int):
+        super().__init__(message)
+        self.attempts = attempts
+
+
+# Status codes worth a second try: the server is overloaded or briefly broken, not the request.
+RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def _transient(err: BaseException) -> bool:
+    """True for errors that another attempt may not repeat: a refused, reset or dropped
+    connection, a timeout, a transfer cut off mid-way, an HTTP 5xx/429 answer.  Wrong bytes,
+    404, a certificate that does not verify or a full disk are final."""
+    if isinstance(err, urllib.error.HTTPError):
+        return err.code in RETRY_STATUS
+    if isinstance(err, urllib.error.URLError):  # could not connect: refused, DNS, timeout
+        return not isinstance(err.reason, ssl.SSLCertVerificationError)
+    if isinstance(err, ssl.SSLError):  # e.g. the connection closed in the middle of TLS
+        return not isinstance(err, ssl.SSLCertVerificationError)
+    return isinstance(err, (_Truncated, ConnectionError, TimeoutError,
+                            http.client.HTTPException))
+
+
+def _sleep(seconds: float) -> None:
+    """``time.sleep`` (a seam for the tests, which record the delays instead of waiting)."""
+    import time
+
+    time.sleep(seconds)
+
+
 def download(url: str, dest: Path, sha256: str, size: int | None = None,
-             progress: bool = True, timeout: float = 60.0) -> Path:
+             progress: bool = True, timeout: float = 60.0, attempts: int | None = None,
+             backoff: float | None = None) -> Path:
     """Download ``url`` to ``dest`` atomically: temp file, verify sha256, then rename.
 
-    On any failure (network error, interrupted transfer, wrong bytes) the temporary file is
-    removed and nothing is left at ``dest``.
+    A network or server error (refused or dropped connection, timeout, a transfer cut off
+    mid-way, HTTP 5xx/429) is retried up to ``attempts`` times in all (default
+    :data:`DOWNLOAD_ATTEMPTS`, 3), waiting ``backoff`` seconds before the second attempt and
+    twice as long before each further one (default :data:`DOWNLOAD_BACKOFF`: 1 s, then 2 s).
+    When every attempt failed it raises :class:`DownloadFailed` (for a cut-off transfer:
+    :class:`IntegrityError`); wrong bytes and errors such as 404 are not retried.
+
+    On any failure the temporary file is removed and nothing is left at ``dest``.
     """
+    attempts = DOWNLOAD_ATTEMPTS if attempts is None else int(attempts)
+    if attempts < 1:
+        raise ValueError(f"attempts must be at least 1, not {attempts}")
+    backoff = DOWNLOAD_BACKOFF if backoff is None else float(backoff)
+    for attempt in range(1, attempts + 1):
+        try:
+            return _download_once(url, dest, sha256, size, progress, timeout)
+        except Exception as err:
+            if not _transient(err):
+                raise
+            if attempt == attempts:
+                tried = f"{attempts} attempt{'s' if attempts > 1 else ''}"
+                if isinstance(err, _Truncated):
+                    raise IntegrityError(f"{err} (gave up after {tried})") from err
+                raise DownloadFailed(f"{url}: {err} (gave up after {tried})", attempts) from err
+            delay = backoff * 2 ** (attempt - 1)
+            print(f"{dest.name}: download attempt {attempt} of {attempts} failed ({err}); "
+                  f"trying again in {delay:g} s", file=sys.stderr, flush=True)
+            _sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _download_once(url: str, dest: Path, sha256: str, size: int | None, progress: bool,
+                   timeout: float) -> Path:
+    """One attempt of :func:`download` (no retry)."""
     tqdm = _tqdm()
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
@@ -183,7 +257,8 @@ def download(url: str, dest: Path, sha256: str, size: int | None = None,
                     received += len(block)
                     bar.update(len(block))
         if size is not None and received != size:
-            raise IntegrityError(
+            error = _Truncated if received < size else IntegrityError
+            raise error(
                 f"{dest.name}: download from {url} was interrupted or truncated: "
                 f"received {received} bytes, expected {size}. Nothing was saved; run again."
             )
@@ -228,14 +303,17 @@ def locate(dataset: str, row, progress: bool = True) -> Path:
     url = _download_url(row["url"])
     try:
         return download(url, cached, sha, int(row["bytes"]), progress=progress)
-    except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as err:
-        # HTTPException: e.g. IncompleteRead of a chunked transfer cut off mid-way
-        if isinstance(err, IntegrityError):
-            raise
+    except (DownloadFailed, urllib.error.URLError, OSError, TimeoutError,
+            http.client.HTTPException) as err:
+        # DownloadFailed: a network error on every attempt; the others were not worth a retry
+        # (404, a full disk, ...).  Wrong bytes (IntegrityError) pass through unchanged.
+        cause, tries = err, ""
+        if isinstance(err, DownloadFailed):
+            cause, tries = err.__cause__, f" {err.attempts} times"
         raise MissingDataError(
             f"{label} is missing: not in {where}the cache {cached.parent}, and the download from "
-            f"{url} failed ({err}). Connect to the internet, or point {MIRROR_ENV} at a folder "
-            f"holding {dataset}/{file} (e.g. export {MIRROR_ENV}=../shared/data)."
+            f"{url} failed{tries} ({cause}). Connect to the internet, or point {MIRROR_ENV} at a "
+            f"folder holding {dataset}/{file} (e.g. export {MIRROR_ENV}=../shared/data)."
         ) from err
 
 
