@@ -87,6 +87,25 @@ def test_audit_and_group_table():
     assert len(result["exact_table"]) == 1
 
 
+def test_group_rows_shows_each_group_in_a_row(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for k, size in enumerate((32, 48, 32)):
+        path = tmp_path / f"img{k}.png"
+        Image.fromarray(smooth_image(k, size)).save(path)
+        paths.append(path)
+    fig = dedup.group_rows([paths[:2], paths[2:]])
+    axes = fig.axes
+    assert len(axes) == 4  # two rows of two cells, the empty one hidden
+    assert axes[0].get_title() == "img0.png\n32x32" and axes[1].get_title() == "img1.png\n48x48"
+    assert axes[3].get_title() == "" and not axes[3].get_images()
+    plt.close(fig)
+
+
 # ----------------------------------------------------------------------------------------
 # Splits on synthetic groups
 # ----------------------------------------------------------------------------------------

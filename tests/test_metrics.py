@@ -1,5 +1,8 @@
 """Tests of utils.metrics: every hand-written metric against scikit-learn, the intervals
-against known values and scipy, the plots and the split-variability simulation."""
+against known values and scipy, the paired t-test and McNemar's test, the plots (two classes and
+more) and the split-variability simulation."""
+import math
+
 import numpy as np
 import pytest
 
@@ -123,6 +126,65 @@ def test_bootstrap_ci(labels):
     assert 0 <= f1_lo <= f1_hi <= 1
 
 
+def test_binary_metrics_known_numbers():
+    y = [1, 1, 1, 0, 0, 0, 0, 1]
+    p = [0.9, 0.8, 0.3, 0.2, 0.6, 0.1, 0.4, 0.7]
+    m = metrics.binary_metrics(y, p)
+    assert (m["tp"], m["fn"], m["tn"], m["fp"]) == (3, 1, 3, 1)
+    assert m["accuracy"] == 0.75 and m["sensitivity"] == 0.75 and m["specificity"] == 0.75
+    assert m["auc"] == pytest.approx(14 / 16)
+    assert math.isnan(metrics.binary_metrics([1, 1], [0.2, 0.9])["auc"])
+    assert list(m) == ["accuracy", "auc", "sensitivity", "specificity", "tp", "fn", "tn", "fp"]
+    assert all(type(m[k]) is int for k in ("tp", "fn", "tn", "fp"))
+
+
+def test_binary_metrics_is_the_fold_row_of_both_cross_validations():
+    """One function for the two former copies (the CNN chapter's and the transfer chapter's
+    cross-validation): the counts are confusion_counts of the thresholded probabilities, the
+    rates agree with classification_metrics where defined, and are NaN (not 0) where not."""
+    y = np.array([1, 1, 0, 0, 0, 1])
+    p = np.array([0.5, 0.49, 0.51, 0.2, 0.0, 1.0])
+    m = metrics.binary_metrics(y, p)
+    c = metrics.classification_metrics(y, (p >= 0.5).astype(int))
+    assert {k: m[k] for k in ("tp", "fn", "tn", "fp")} == {k: c[k] for k in ("tp", "fn", "tn", "fp")}
+    assert m["sensitivity"] == c["recall"] and m["specificity"] == c["specificity"]
+    assert m["accuracy"] == c["accuracy"] and m["auc"] == pytest.approx(sk.roc_auc_score(y, p))
+    assert metrics.binary_metrics(y, p, threshold=0.0)["specificity"] == 0.0
+    only_negatives = metrics.binary_metrics([0, 0, 0], [0.1, 0.7, 0.2])
+    assert math.isnan(only_negatives["sensitivity"]) and math.isnan(only_negatives["auc"])
+    assert only_negatives["specificity"] == pytest.approx(2 / 3)
+    assert metrics.classification_metrics([0, 0, 0], [0, 1, 0])["recall"] == 0.0  # the other rule
+    with pytest.raises(ValueError, match="binary"):
+        metrics.binary_metrics([0, 1, 2], [0.1, 0.7, 0.2])
+
+
+def test_paired_test_known_numbers():
+    from scipy import stats
+
+    a, b = [1, 2, 3, 4, 5], [0, 1, 1, 3, 4]  # differences 1, 1, 2, 1, 1
+    r = metrics.paired_test(a, b)
+    assert r["mean_diff"] == pytest.approx(1.2)
+    assert r["t"] == pytest.approx(6.0)
+    assert r["df"] == 4
+    ref = stats.ttest_rel(a, b)
+    assert r["p"] == pytest.approx(ref.pvalue)
+    assert r["ci_low"] < 1.2 < r["ci_high"]
+    same = metrics.paired_test([0.8, 0.7], [0.8, 0.7])
+    assert same["p"] == 1.0 and same["mean_diff"] == 0
+    with pytest.raises(ValueError):
+        metrics.paired_test([1, 2], [1, 2, 3])
+
+
+def test_mcnemar_known_numbers():
+    y = np.array([1] * 10)
+    a = np.array([1] * 8 + [0] * 2, float)  # A right on 8
+    b = np.array([0] * 6 + [1] * 4, float)  # B right on 4 (the last four)
+    r = metrics.mcnemar_test(y, a, b)
+    # A right & B wrong: images 0-5 (6); A wrong & B right: images 8, 9 (2)
+    assert r["a_right_b_wrong"] == 6 and r["a_wrong_b_right"] == 2 and r["discordant"] == 8
+    assert r["p"] == pytest.approx(2 * sum(math.comb(8, k) for k in range(3)) / 2 ** 8)
+
+
 def test_plots_return_titled_figures(labels):
     import matplotlib
     matplotlib.use("Agg")
@@ -160,3 +222,26 @@ def test_split_variability_and_cross_validate():
     folds = splits.grouped_kfold(y, groups, 4)
     scores = metrics.cross_validate(X, y, folds, make)
     assert scores.shape == (4,) and scores.mean() > 0.6
+
+
+def test_plot_confusion_with_more_classes():
+    """The former utils.covid use: three classes, each cell its count and share of the row,
+    coloured by the share; rows are the true classes."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    y = np.array([0] * 4 + [1] * 2 + [2] * 4)
+    pred = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 0])
+    fig = metrics.plot_confusion(y, pred, labels=("covid", "normal", "viral_pneumonia"), title="CM3")
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["3\n(75%)", "1\n(25%)", "0\n(0%)", "0\n(0%)", "2\n(100%)", "0\n(0%)",
+                     "1\n(25%)", "0\n(0%)", "3\n(75%)"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["covid", "normal", "viral_pneumonia"]
+    assert ax.get_title() == "CM3" and ax.get_ylabel() == "true class"
+    colours = ax.collections[0].get_array()
+    assert colours.max() == 1.0 and colours.min() == 0.0   # shares, not counts
+    two = metrics.plot_confusion([0, 1, 1], [0, 1, 0], labels=("no", "yes"))
+    assert [t.get_text() for t in two.axes[0].texts][0].startswith("TN = 1")
+    plt.close("all")

@@ -1,9 +1,10 @@
-"""Tests of utils.plots: the image grid and the overlay used by every chapter."""
+"""Tests of utils.plots: the image grid, the overlay and the table display used by every chapter."""
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from utils import audit, plots  # noqa: E402
 
@@ -42,3 +43,13 @@ def test_overlay_paints_only_the_mask():
     assert rgb.shape == (4, 4, 3)
     assert np.allclose(rgb[0, 0], 0.5)
     assert np.allclose(rgb[1, 2], [0.75, 0.25, 0.25])
+
+
+def test_readable_formats_floats_keeps_ints_and_dashes_missing():
+    table = pd.DataFrame({"images": [12, 36], "recall": [1.0, 0.75], "precision": [0.857, np.nan],
+                          "CI": ["0.76-1.00", ""]}, index=["covid", "all"])
+    shown = plots.readable(table)
+    assert shown.loc["covid", "recall"] == "1.000" and shown.loc["all", "recall"] == "0.750"
+    assert shown.loc["all", "precision"] == "\u2013" and shown.loc["covid", "images"] == 12
+    assert shown.loc["all", "CI"] == "" and table["precision"].isna().any()   # the original is kept
+    assert plots.readable(table, digits=1).loc["covid", "precision"] == "0.9"

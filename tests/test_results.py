@@ -1,7 +1,11 @@
-"""The results page's gathering code (utils.results)."""
+"""The result files (utils.results) and the results page built from them (utils.report)."""
 import json
 
-from utils import results
+import numpy as np
+import pandas as pd
+import pytest
+
+from utils import report, results
 
 
 def _payload(mode="full"):
@@ -74,7 +78,7 @@ def _saved():
 
 
 def test_summary_table_reads_every_layout_and_marks_the_paper():
-    table = results.summary_table(_saved())
+    table = report.summary_table(_saved())
     rows = {(r["experiment"], r["metric"]): r for r in table.to_dict("records")}
     paper_cv = rows[("paper's CNN", "accuracy")]
     assert paper_cv["value"] == 0.73 and paper_cv["95% CI low"] == 0.61
@@ -92,7 +96,7 @@ def test_summary_table_reads_every_layout_and_marks_the_paper():
     clf = rows[("Lite0 features + logistic regression, 3 classes", "accuracy")]
     assert clf["95% CI low"] < 0.95 < clf["95% CI high"]  # Wilson interval of 380/400
     assert set(table["mode"]) == {"full"}
-    assert results.summary_table({}).empty
+    assert report.summary_table({}).empty
 
 
 def test_brain_accuracy_plot_has_the_paper_and_our_rows():
@@ -103,18 +107,18 @@ def test_brain_accuracy_plot_has_the_paper_and_our_rows():
 
     from utils import audit
 
-    fig = results.plot_brain_accuracy(_saved())
+    fig = report.plot_brain_accuracy(_saved())
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert sum("paper, as reported" in t for t in labels) == 2
     assert any("fine-tuned, light head" in t for t in labels) and len(labels) == 2 + 4
     assert audit.figure_title(fig)
     plt.close(fig)
-    assert results.plot_brain_accuracy({}) is None
+    assert report.plot_brain_accuracy({}) is None
 
 
 def test_section_tables_are_readable():
-    table = results.summary_table(_saved())
-    tables = results.section_tables(_saved())
+    table = report.summary_table(_saved())
+    tables = report.section_tables(_saved())
     assert list(tables) == ["brain MRI classification", "segmentation", "COVID-19 X-ray"]
     lung = tables["segmentation"].iloc[0]
     assert lung["value"] == "0.958" and lung["95% CI"] == "\u2013" and lung["paper reports"] == "\u2013"
@@ -123,4 +127,53 @@ def test_section_tables_are_readable():
     assert ("Lite0: frozen, paper head", "accuracy") in brain.index
     assert not any(t.isna().any().any() for t in tables.values())
     assert table["95% CI low"].isna().any()  # summary_table itself is unchanged
-    assert results.section_tables({}) == {}
+    assert report.section_tables({}) == {}
+
+
+# --------------------------------------------------------------------------------------------
+# Writing and reading one chapter's results
+# --------------------------------------------------------------------------------------------
+def test_save_results_round_trip(tmp_path):
+    res = {"accuracy": np.float32(0.875), "folds": pd.DataFrame({"acc": [0.8, np.nan]}),
+           "oof": np.array([0.1, 0.9]), "n": np.int64(5)}
+    path = results.save_results("brain_demo", res, root=tmp_path, environment={"mode": "quick"})
+    assert path == tmp_path / "_build" / "results" / "brain_demo.json"
+    back = json.loads(path.read_text())
+    assert back["name"] == "brain_demo" and back["environment"] == {"mode": "quick"}
+    assert back["results"]["accuracy"] == pytest.approx(0.875)
+    assert back["results"]["folds"] == [{"acc": 0.8}, {"acc": None}]
+    assert back["results"]["n"] == 5 and back["results"]["oof"] == [0.1, 0.9]
+    assert results.load_results("brain_demo", root=tmp_path) == back
+    with pytest.raises(ValueError):
+        results.save_results("../x", {}, root=tmp_path)
+
+
+def test_quick_run_never_overwrites_full_results(tmp_path):
+    full = results.save_results("chapter", {"acc": 0.83}, root=tmp_path, environment={"mode": "full"})
+    quick = results.save_results("chapter", {"acc": 0.6}, root=tmp_path, environment={"mode": "quick"})
+    assert quick == tmp_path / "_build" / "results" / "quick" / "chapter.json"
+    assert results.load_results("chapter", root=tmp_path)["results"] == {"acc": 0.83}
+    assert json.loads(quick.read_text())["results"] == {"acc": 0.6}
+    # without a full result, quick mode writes the usual place; full mode always does
+    assert results.save_results("other", {}, root=tmp_path, environment={"mode": "quick"}).parent.name == "results"
+    assert results.save_results("chapter", {"acc": 0.84}, root=tmp_path, environment={"mode": "full"}) == full
+
+
+def test_save_results_records_the_environment_by_default(tmp_path):
+    back = json.loads(results.save_results("env", {"x": 1}, root=tmp_path).read_text())
+    assert {"mode", "seed", "python", "tensorflow"} <= set(back["environment"])
+
+
+def test_load_cv_results_finds_every_fold_table(tmp_path):
+    folds = pd.DataFrame({"fold": [0, 1], "accuracy": [0.7, 0.8]})
+    saved = {"paper_cnn_grouped_cv": {"folds": folds, "oof": np.array([0.2, 0.9]),
+                                      "fold_of": [0, 1]},
+             "nested": {"improved": {"folds": folds}}, "note": "no folds here"}
+    results.save_results("brain_tumor_cnn", saved, root=tmp_path, environment={"mode": "full"})
+    cv = results.load_cv_results("brain_tumor_cnn", root=tmp_path)
+    assert set(cv["models"]) == {"paper_cnn_grouped_cv", "nested/improved"}
+    paper = cv["models"]["paper_cnn_grouped_cv"]
+    pd.testing.assert_frame_equal(paper["folds"], folds)
+    assert paper["oof"].tolist() == [0.2, 0.9] and paper["fold_of"].dtype.kind == "i"
+    assert cv["models"]["nested/improved"]["oof"] is None and cv["environment"] == {"mode": "full"}
+    assert results.load_cv_results("missing", root=tmp_path) is None

@@ -1,6 +1,7 @@
 """Tests of utils.transfer on tiny inputs (64 px, a dozen images, 1 epoch): the feature cache,
-fine-tuning setup (BatchNorm stays frozen), grouped cross-validation without leakage, Grad-CAM
-and the residual block.  Runs offline in about a minute on 2 CPU cores."""
+fine-tuning setup (BatchNorm stays frozen), grouped cross-validation of the transfer models
+without leakage (utils.crossval.run_transfer_cv) and the residual block.  Runs offline in about a
+minute on 2 CPU cores."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from utils import transfer  # noqa: E402
+from utils import crossval, transfer, viz  # noqa: E402
 from utils.datasets import ImageSet  # noqa: E402
 
 SIZE = 64
@@ -124,7 +125,7 @@ def _no_leak(result, data):
 
 
 def test_run_transfer_cv_features(tiny):
-    res = transfer.run_transfer_cv(tiny, folds=2, mode="features", head="light", epochs=1,
+    res = crossval.run_transfer_cv(tiny, folds=2, mode="features", head="light", epochs=1,
                                    verbose=False)
     f = res.folds
     assert len(f) == 2 and list(f["fold"]) == [0, 1]
@@ -134,17 +135,18 @@ def test_run_transfer_cv_features(tiny):
     assert f["n_test"].sum() == len(tiny) and not np.isnan(res.oof).any()
     assert ((res.oof >= 0) & (res.oof <= 1)).all()
     _no_leak(res, tiny)
-    paper = transfer.run_transfer_cv(tiny, folds=2, mode="features", head="paper", epochs=1,
+    paper = crossval.run_transfer_cv(tiny, folds=2, mode="features", head="paper", epochs=1,
                                      verbose=False, keep_models=True)
     assert len(paper.folds) == 2 and len(paper.models) == 2
-    model = paper.models[0]
-    x = transfer.preprocess(tiny.X[:1])
-    heat = transfer.grad_cam(model, x[0])
+    model = paper.models[0]  # a flat image -> probability model that Grad-CAM can explain
+    x = transfer.preprocess(tiny.X[:2])
+    heat = viz.grad_cam(model, x[0])
     assert heat.shape == (SIZE, SIZE)
+    np.testing.assert_allclose(viz.grad_cam(model, x)[0], heat, atol=1e-5)  # batch = one by one
 
 
 def test_run_transfer_cv_finetune(tiny, private_features):
-    res = transfer.run_transfer_cv(tiny, folds=2, mode="finetune", n_blocks=2, n_views=3,
+    res = crossval.run_transfer_cv(tiny, folds=2, mode="finetune", n_blocks=2, n_views=3,
                                    epochs=1, warmup_epochs=1, verbose=False, keep_models=True)
     assert len(res.folds) == 2 and res.folds["epochs"].eq(2).all()
     assert "fine-tuned" in res.name and "EfficientNet-Lite0" in res.name
@@ -164,47 +166,7 @@ def test_run_transfer_cv_finetune(tiny, private_features):
 def test_explicit_leaky_folds_are_refused(tiny):
     leaky = [(np.arange(1, 16), np.array([0]))]  # image 0 and 1 share group 0
     with pytest.raises(ValueError, match="straddle"):
-        transfer.run_transfer_cv(tiny, folds=leaky, epochs=1, verbose=False)
-
-
-def test_grad_cam_shape_and_range():
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((32, 32, 3))
-    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv")(inputs)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid")(x)
-    model = keras.Model(inputs, outputs)
-    img = np.random.default_rng(0).random((32, 32, 3)).astype(np.float32)
-    for cls in (None, 0, 1):
-        heat = transfer.grad_cam(model, img, "conv", class_index=cls)
-        assert heat.shape == (32, 32) and heat.dtype == np.float32
-        assert heat.min() >= 0.0 and heat.max() <= 1.0 and np.isfinite(heat).all()
-    small = transfer.grad_cam(model, img[None], upsample=False)
-    assert small.shape == (32, 32) and small.max() in (0.0, 1.0)
-    over = transfer.overlay_heatmap(img[..., 0], heat)
-    assert over.shape == (32, 32, 3) and 0 <= over.min() and over.max() <= 1
-    with pytest.raises(ValueError, match="one image"):
-        transfer.grad_cam(model, np.stack([img, img]))
-
-
-def test_grad_cam_finds_the_informative_region():
-    """Channel 0 speaks for the class, channel 1 against it; channel 0 is lit in the top-left
-    quadrant, channel 1 in the bottom-right: the heatmap must light up the top-left only, and
-    the map of the other class the bottom-right."""
-    inputs = keras.Input((16, 16, 2))
-    fmap = keras.layers.Conv2D(2, 1, use_bias=False, name="conv")(inputs)
-    x = keras.layers.GlobalAveragePooling2D()(fmap)
-    outputs = keras.layers.Dense(1, activation="sigmoid")(x)
-    model = keras.Model(inputs, outputs)
-    model.get_layer("conv").set_weights([np.eye(2, dtype=np.float32)[None, None]])
-    model.layers[-1].set_weights([np.array([[4.0], [-4.0]]), np.zeros(1)])
-    img = np.zeros((16, 16, 2), np.float32)
-    img[:8, :8, 0] = 1
-    img[8:, 8:, 1] = 1
-    heat = transfer.grad_cam(model, img, "conv", class_index=1)
-    assert heat[:8, :8].mean() > 0.9 and heat[8:, 8:].max() < 0.1
-    other = transfer.grad_cam(model, img, "conv", class_index=0)
-    assert other[8:, 8:].mean() > 0.9 and other[:8, :8].max() < 0.1
+        crossval.run_transfer_cv(tiny, folds=leaky, epochs=1, verbose=False)
 
 
 def test_residual_block_shapes():
@@ -243,29 +205,3 @@ def test_natural_images_and_top5():
     probs[0, 285], probs[1, 967] = 0.9, 0.8
     t = transfer.top5_table(probs, ["chelsea", "coffee"])
     assert len(t) == 10 and t.iloc[0]["class"] == "Egyptian_cat"
-
-
-def test_content_box_crops_like_experiments(mirror):
-    """The crop box used for tumour masks reproduces utils.experiments.crop_to_content."""
-    from utils import data
-    from utils import experiments as xp
-
-    files = data.manifest("brain_mri")["file"].iloc[::25]
-    for f in files:
-        img = data.read_image(mirror / "brain_mri" / f, mode="L")
-        np.testing.assert_array_equal(transfer.crop_square(img, transfer.content_box(img)),
-                                      xp.crop_to_content(img))
-
-
-def test_cropped_mask_is_aligned(tmp_path):
-    from PIL import Image
-
-    img = np.zeros((60, 80), np.uint8)
-    img[10:50, 20:60] = 200  # the "head": a 40x40 bright square
-    mask = np.zeros_like(img)
-    mask[10:30, 20:40] = 255  # top-left quarter of the head
-    Image.fromarray(img).save(tmp_path / "img.png")
-    Image.fromarray(mask).save(tmp_path / "mask.png")
-    m = transfer.cropped_mask(tmp_path / "img.png", tmp_path / "mask.png", size=40)
-    assert m.shape == (40, 40)
-    assert m[4:16, 4:16].all() and not m[24:, :].any() and not m[:, 24:].any()

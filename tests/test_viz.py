@@ -1,4 +1,5 @@
-"""Tests of utils.viz: visualkeras wrapper, receptive fields, feature maps and their plots."""
+"""Tests of utils.viz: visualkeras wrapper, receptive fields, feature maps and their plots,
+Grad-CAM (one image or a batch; sigmoid or softmax heads) and its share inside a mask."""
 import numpy as np
 import pytest
 
@@ -132,3 +133,119 @@ def test_layered_view_without_visualkeras(tiny, monkeypatch):
     monkeypatch.setattr(viz.metadata, "version", missing)
     with pytest.raises(ImportError, match="pip install visualkeras==0.1.4"):
         viz.layered_view(tiny)
+
+
+def test_grad_cam_shape_and_range():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs, outputs)
+    img = np.random.default_rng(0).random((32, 32, 3)).astype(np.float32)
+    for cls in (None, 0, 1):
+        heat = viz.grad_cam(model, img, "conv", class_index=cls)
+        assert heat.shape == (32, 32) and heat.dtype == np.float32
+        assert heat.min() >= 0.0 and heat.max() <= 1.0 and np.isfinite(heat).all()
+    small = viz.grad_cam(model, img[None], upsample=False)  # a batch of one: one map in a batch
+    assert small.shape == (1, 32, 32) and small.max() in (0.0, 1.0)
+    over = viz.overlay_heatmap(img[..., 0], heat)
+    assert over.shape == (32, 32, 3) and 0 <= over.min() and over.max() <= 1
+
+
+def test_grad_cam_finds_the_informative_region():
+    """Channel 0 speaks for the class, channel 1 against it; channel 0 is lit in the top-left
+    quadrant, channel 1 in the bottom-right: the heatmap must light up the top-left only, and
+    the map of the other class the bottom-right."""
+    inputs = keras.Input((16, 16, 2))
+    fmap = keras.layers.Conv2D(2, 1, use_bias=False, name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(fmap)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs, outputs)
+    model.get_layer("conv").set_weights([np.eye(2, dtype=np.float32)[None, None]])
+    model.layers[-1].set_weights([np.array([[4.0], [-4.0]]), np.zeros(1)])
+    img = np.zeros((16, 16, 2), np.float32)
+    img[:8, :8, 0] = 1
+    img[8:, 8:, 1] = 1
+    heat = viz.grad_cam(model, img, "conv", class_index=1)
+    assert heat[:8, :8].mean() > 0.9 and heat[8:, 8:].max() < 0.1
+    other = viz.grad_cam(model, img, "conv", class_index=0)
+    assert other[8:, 8:].mean() > 0.9 and other[:8, :8].max() < 0.1
+
+
+# ---------------------------------------------------------------- Grad-CAM
+def _softmax_model(n_classes=3, size=16, seed=0):
+    """A small image -> softmax classifier, like utils.covid.head_model (features, pooling,
+    a Dense softmax head)."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((size, size, 3))
+    fmap = layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="conv")(inputs)
+    x = layers.GlobalAveragePooling2D(name="gap")(fmap)
+    return keras.Model(inputs, layers.Dense(n_classes, activation="softmax", name="head")(x))
+
+
+def _reference_cams(model, x, classes):
+    """Grad-CAM written out for a batch: gradient of each image's chosen logit with respect to
+    the conv layer's maps, channel weights, ReLU, scaled to 1 at the layer's resolution, resized."""
+    import tensorflow as tf
+
+    head = model.get_layer("head")
+    probe = keras.Model(model.input, [model.get_layer("conv").output, model.get_layer("gap").output])
+    with tf.GradientTape() as tape:
+        fmap, pooled = probe(x, training=False)
+        logits = tf.matmul(pooled, head.kernel) + head.bias
+        score = tf.reduce_sum(tf.gather(logits, classes, axis=1, batch_dims=1))
+    grads = tape.gradient(score, fmap).numpy()
+    cam = np.maximum((fmap.numpy() * grads.mean(axis=(1, 2), keepdims=True)).sum(-1), 0)
+    cam = cam / cam.max(axis=(1, 2), keepdims=True)
+    return np.clip(tf.image.resize(cam[..., None], x.shape[1:3]).numpy()[..., 0], 0, 1), logits.numpy()
+
+
+def test_grad_cam_of_a_batch_with_a_softmax_head():
+    """The former utils.covid use: many images at once, each map for its predicted class (or a
+    class given per image or for all), equal to the maps of one image at a time."""
+    model = _softmax_model()
+    x = np.random.default_rng(1).normal(size=(5, 16, 16, 3)).astype(np.float32)
+    cams = viz.grad_cam(model, x, batch_size=2)            # three batches: 2 + 2 + 1 images
+    assert cams.shape == (5, 16, 16) and cams.dtype == np.float32
+    assert cams.min() >= 0 and cams.max() <= 1
+    _, logits = _reference_cams(model, x, np.zeros(5, int))
+    predicted = logits.argmax(1)
+    ref, _ = _reference_cams(model, x, predicted)
+    np.testing.assert_allclose(cams, ref, atol=1e-5)
+    one_by_one = np.stack([viz.grad_cam(model, img) for img in x])
+    np.testing.assert_allclose(cams, one_by_one, atol=1e-5)
+    for classes in (2, [0, 1, 2, 0, 1]):
+        want = np.broadcast_to(classes, (5,))
+        got = viz.grad_cam(model, x, class_index=classes)
+        np.testing.assert_allclose(got, _reference_cams(model, x, want)[0], atol=1e-5)
+    assert viz.grad_cam(model, x, upsample=False).shape == (5, 8, 8)
+
+
+def test_grad_cam_of_one_image_with_a_sigmoid_output():
+    """The former utils.transfer use: one image, a single sigmoid output, class 1 = +logit and
+    class 0 = -logit; a batch gives the same maps."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3))
+    fmap = layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    out = layers.Dense(1, activation="sigmoid")(layers.GlobalAveragePooling2D()(fmap))
+    model = keras.Model(inputs, out)
+    x = np.random.default_rng(2).normal(size=(3, 16, 16, 3)).astype(np.float32)
+    logit = np.log(model.predict(x, verbose=0)[:, 0]) - np.log1p(-model.predict(x, verbose=0)[:, 0])
+    batch = {c: viz.grad_cam(model, x, "conv", class_index=c) for c in (None, 0, 1)}
+    for i in range(3):
+        for c in (None, 0, 1):
+            np.testing.assert_allclose(batch[c][i], viz.grad_cam(model, x[i], "conv", class_index=c),
+                                       atol=1e-5)
+        predicted = int(logit[i] >= 0)
+        np.testing.assert_allclose(batch[None][i], batch[predicted][i], atol=1e-6)
+
+
+def test_cam_share_inside():
+    m = np.zeros((2, 4, 4))
+    m[:, :2] = 1
+    cams = np.zeros((2, 4, 4))
+    cams[0, :2] = 1                                      # all heat on the lungs
+    cams[1] = 1                                          # heat everywhere
+    assert np.allclose(viz.cam_share_inside(cams, m[..., None]), [1.0, 0.5])
+    assert np.isnan(viz.cam_share_inside(np.zeros((1, 4, 4)), m[:1]))[0]

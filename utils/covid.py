@@ -6,15 +6,14 @@
   cached on disk so that probes on many image variants stay cheap;
 * :func:`probe` - a logistic-regression head evaluated by grouped (patient) cross-validation,
   giving out-of-fold predictions for every image;
-* :func:`per_class_table`, :func:`plot_confusion` - per-class metrics with Wilson intervals;
+* :func:`per_class_table` - per-class metrics with Wilson intervals (the confusion matrix is
+  :func:`utils.metrics.plot_confusion`);
 * :func:`source_features` - image size, aspect, format and border statistics: no anatomy;
 * :func:`lung_variants` - lungs only / lungs masked out / the mask silhouette alone;
-* :func:`head_model`, :func:`grad_cam`, :func:`cam_share_inside` - Grad-CAM of the
-  backbone + head, and how much of it falls on the lungs.
+* :func:`head_model` - backbone + head as one Keras model, for :func:`utils.viz.grad_cam`
+  (and :func:`utils.viz.cam_share_inside`: how much of the map falls on the lungs).
 
-``utils.transfer`` (another chapter's module) was not available when this was written, so the
-feature cache and Grad-CAM live here.  :func:`grad_cam` works on batches and gives the same
-maps as ``utils.transfer.grad_cam`` (one image at a time); ``tests/test_covid.py`` checks it.
+The images go into the backbone through :func:`utils.transfer.preprocess`.
 """
 from __future__ import annotations
 
@@ -22,8 +21,6 @@ import hashlib
 import time
 
 import numpy as np
-
-from .plots import readable  # noqa: F401  (tables for display; used by chapters 10 and 12)
 
 CLASSES = ("covid", "normal", "viral_pneumonia")
 
@@ -74,24 +71,14 @@ _BACKBONES: dict = {}
 
 
 def backbone(size: int = 224, pooling: str | None = "avg"):
-    """The ImageNet EfficientNet-Lite0 without its classifier (one instance per size/pooling)."""
-    from .backbones import efficientnet_lite0
+    """The ImageNet EfficientNet-Lite0 without its classifier
+    (:func:`utils.transfer.lite0_backbone`), built once per size and pooling and kept."""
+    from .transfer import lite0_backbone
 
     key = (size, pooling)
     if key not in _BACKBONES:
-        _BACKBONES[key] = efficientnet_lite0(include_top=False, weights="imagenet",
-                                             input_shape=(size, size, 3), pooling=pooling)
+        _BACKBONES[key] = lite0_backbone(size, pooling=pooling)
     return _BACKBONES[key]
-
-
-def to_lite0_input(images) -> np.ndarray:
-    """Grayscale [0, 1] (N, H, W, 1) -> the RGB [-1, 1] input the Lite0 weights expect."""
-    from .backbones import lite0_preprocess
-
-    x = np.asarray(images, dtype=np.float32)
-    if x.shape[-1] == 1:
-        x = np.repeat(x, 3, axis=-1)
-    return lite0_preprocess(x * 255.0)
 
 
 def lite0_features(images, name: str = "", batch_size: int = 32, cache: bool = True):
@@ -102,6 +89,7 @@ def lite0_features(images, name: str = "", batch_size: int = 32, cache: bool = T
     features came from the cache.
     """
     from .data import cache_dir
+    from .transfer import preprocess
 
     x = np.ascontiguousarray(np.asarray(images, dtype=np.float32))
     digest = hashlib.sha256(x.tobytes() + str(x.shape).encode()).hexdigest()[:20]
@@ -110,7 +98,7 @@ def lite0_features(images, name: str = "", batch_size: int = 32, cache: bool = T
         return np.load(path), 0.0
     start = time.perf_counter()
     model = backbone(x.shape[1], "avg")
-    feats = model.predict(to_lite0_input(x), batch_size=batch_size, verbose=0)
+    feats = model.predict(preprocess(x), batch_size=batch_size, verbose=0)
     seconds = time.perf_counter() - start
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -188,27 +176,6 @@ def per_class_table(y, pred, classes=CLASSES, confidence: float = 0.95):
     return pd.DataFrame(rows).set_index("class").round(3)
 
 
-def plot_confusion(y, pred, classes=CLASSES, title: str = "Confusion matrix", ax=None):
-    """Multi-class confusion matrix: counts and the share of each row (per-class recall)."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-    from sklearn.metrics import confusion_matrix
-
-    m = confusion_matrix(y, pred, labels=range(len(classes)))
-    share = m / np.maximum(m.sum(1, keepdims=True), 1)
-    annot = np.array([[f"{m[i, j]}\n({share[i, j]:.0%})" for j in range(len(classes))]
-                      for i in range(len(classes))])
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.6, 3.9))
-    sns.heatmap(share, annot=annot, fmt="", cmap="Blues", cbar=False, ax=ax, vmin=0, vmax=1,
-                xticklabels=classes, yticklabels=classes, linewidths=1, linecolor="white")
-    ax.set(xlabel="predicted class", ylabel="true class", title=title)
-    ax.tick_params(axis="x", rotation=20)
-    ax.tick_params(axis="y", rotation=0)
-    ax.figure.tight_layout()
-    return ax.figure
-
-
 # --------------------------------------------------------------------------------------------
 # Source features: everything but the anatomy
 # --------------------------------------------------------------------------------------------
@@ -265,14 +232,16 @@ def lung_variants(images, masks, fill: float = 0.0) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# Grad-CAM
+# The classifier as one Keras model (for Grad-CAM)
 # --------------------------------------------------------------------------------------------
 def head_model(fitted_head, size: int = 224):
-    """Backbone feature map -> global average pool -> Dense softmax, with the Dense weights
-    copied from a fitted :func:`linear_head` (scaler folded into the weights).
+    """The evaluated classifier as one Keras model: the Lite0 feature map -> global average
+    pool -> Dense softmax, with the Dense weights copied from a fitted :func:`linear_head` (the
+    scaler folded into the weights).
 
-    The Keras model computes exactly the probabilities of ``fitted_head`` on the pooled
-    features, so Grad-CAM explains the classifier that was evaluated.
+    The model computes exactly the probabilities of ``fitted_head`` on the pooled features, so
+    that :func:`utils.viz.grad_cam` explains the classifier that was evaluated.  Its input is an
+    image as the backbone takes it (:func:`utils.transfer.preprocess`).
     """
     import keras
     from keras import layers
@@ -280,49 +249,9 @@ def head_model(fitted_head, size: int = 224):
     scaler, lr = fitted_head[0], fitted_head[-1]
     W = lr.coef_ / scaler.scale_[None, :]                   # (classes, 1280)
     b = lr.intercept_ - W @ scaler.mean_
-    fmap_model = backbone(size, None)
-    inputs = keras.Input((size, size, 3), name="lite0_input")
-    fmap = fmap_model(inputs)
-    pooled = layers.GlobalAveragePooling2D(name="gap")(fmap)
-    dense = layers.Dense(W.shape[0], name="head")
-    logits = dense(pooled)
+    base = backbone(size, None)
+    pooled = layers.GlobalAveragePooling2D(name="head_gap")(base.output)
+    dense = layers.Dense(W.shape[0], activation="softmax", name="head")
+    probs = dense(pooled)
     dense.set_weights([W.T.astype(np.float32), b.astype(np.float32)])
-    probs = layers.Softmax(name="softmax")(logits)
-    return keras.Model(inputs, [fmap, logits, probs], name="lite0_head")
-
-
-def grad_cam(model, images, class_idx=None, batch_size: int = 16) -> np.ndarray:
-    """Grad-CAM (Selvaraju et al. 2017) maps in [0, 1] at the input resolution.
-
-    ``model`` is :func:`head_model` (outputs feature map, logits, probabilities); ``images``
-    are grayscale [0, 1].  For each image, the gradient of the logit of ``class_idx`` (default:
-    the predicted class) with respect to the last feature map is averaged over space to give
-    one weight per channel; the map is the ReLU of the weighted sum of channels.
-    """
-    import tensorflow as tf
-
-    x_all = to_lite0_input(images)
-    cams = []
-    for start in range(0, len(x_all), batch_size):
-        x = tf.constant(x_all[start:start + batch_size])
-        with tf.GradientTape() as tape:
-            fmap, logits, probs = model(x, training=False)
-            tape.watch(fmap)
-            idx = (tf.argmax(logits, 1) if class_idx is None else
-                   tf.constant(np.broadcast_to(class_idx, (len(x),))[:len(x)], tf.int64))
-            chosen = tf.gather(logits, idx, axis=1, batch_dims=1)
-        grads = tape.gradient(chosen, fmap)
-        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-        cam = tf.nn.relu(tf.reduce_sum(weights * fmap, axis=-1, keepdims=True))
-        cam = tf.image.resize(cam, x.shape[1:3], method="bilinear").numpy()[..., 0]
-        top = cam.reshape(len(cam), -1).max(1)[:, None, None]
-        cams.append(np.where(top > 0, cam / np.maximum(top, 1e-12), 0.0))
-    return np.concatenate(cams)
-
-
-def cam_share_inside(cams, masks) -> np.ndarray:
-    """Per image, the share of the Grad-CAM mass that lies inside the (lung) mask."""
-    c = np.asarray(cams, dtype=np.float64)
-    m = np.asarray(masks, dtype=np.float64).reshape(c.shape)
-    total = c.reshape(len(c), -1).sum(1)
-    return np.where(total > 0, (c * m).reshape(len(c), -1).sum(1) / np.maximum(total, 1e-12), np.nan)
+    return keras.Model(base.input, probs, name="lite0_head")

@@ -2,11 +2,16 @@
 
 Small public medical data sets are often assembled from web sources and contain the same image
 more than once.  If two copies land on both sides of a train/test split, the test score measures
-memory, not generalisation.  Every split in the book is therefore grouped by :func:`duplicate_groups`.
+memory, not generalisation.  Every split in the book is therefore grouped by :func:`near_groups`.
+:func:`group_rows` shows the members of duplicate groups side by side.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+
+from .data import read_image
 
 
 def _union_find(n: int):
@@ -117,3 +122,26 @@ def audit(files, sha256s, images, labels=None, max_distance: int = 20) -> dict:
         t = result["near_table"]
         result["label_conflicts"] = t[t["label"].map(len) > 1].reset_index(drop=True)
     return result
+
+
+def group_rows(groups, max_groups: int = 8, size: float = 1.8, mode: str = "L"):
+    """One row of images per duplicate group (``groups``: list of lists of file paths).
+
+    Titles give each file's name and pixel size, so resized copies are easy to spot.
+    """
+    import matplotlib.pyplot as plt
+
+    groups = [list(g) for g in groups][:max_groups]
+    ncols = max(len(g) for g in groups)
+    fig, axes = plt.subplots(len(groups), ncols, figsize=(size * ncols, size * len(groups)),
+                             squeeze=False)
+    for r, group in enumerate(groups):
+        for c in range(ncols):
+            ax = axes[r, c]
+            ax.axis("off")
+            if c < len(group):
+                img = read_image(group[c], mode=mode)
+                ax.imshow(img, cmap="gray")
+                ax.set_title(f"{Path(group[c]).name}\n{img.shape[1]}x{img.shape[0]}", fontsize=7)
+    fig.tight_layout()
+    return fig

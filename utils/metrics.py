@@ -1,11 +1,22 @@
-"""Evaluating a binary classifier: counts, metrics, confidence intervals, plots, split variability.
+"""Evaluating a classifier: counts, metrics, confidence intervals, tests, plots, split variability.
 
 Everything is written out from the four counts of the confusion matrix so that a reader can
 follow it by hand; the chapter checks each function against scikit-learn.  Class 1 (tumour,
 "yes") is the positive class unless ``positive`` says otherwise.
+
+* counts and metrics: :func:`confusion_counts`, :func:`metrics_from_counts`,
+  :func:`classification_metrics` (from predicted labels), :func:`binary_metrics` (from predicted
+  probabilities, with AUC: one row of a cross-validation table), :func:`auc_by_pairs`;
+* intervals: :func:`wilson_ci`, :func:`wald_ci`, :func:`bootstrap_ci` (proportions) and
+  :func:`t_interval` (a mean over folds or seeds);
+* tests: :func:`paired_test` (per-fold scores of two models) and :func:`mcnemar_test` (their
+  predictions of the same images);
+* plots: :func:`plot_confusion` (two or more classes), :func:`plot_roc_pr`;
+* how much one split says: :func:`split_variability`.
 """
 from __future__ import annotations
 
+import math
 from statistics import NormalDist
 
 import numpy as np
@@ -62,6 +73,35 @@ def classification_metrics(y_true, y_pred, positive=1, zero_division: float = 0.
     """Counts and metrics of a binary prediction in one dict (see :func:`metrics_from_counts`)."""
     counts = confusion_counts(y_true, y_pred, positive)
     return {**counts, **metrics_from_counts(**counts, zero_division=zero_division)}
+
+
+def binary_metrics(y_true, prob, threshold: float = 0.5) -> dict:
+    """Accuracy, AUC, sensitivity (recall of class 1), specificity and the confusion counts of
+    predicted *probabilities* of class 1: one row of a cross-validation table.
+
+    The probabilities are thresholded at ``threshold`` for the counts (:func:`confusion_counts`);
+    the AUC uses them as they are.  Unlike :func:`classification_metrics` (from predicted labels,
+    where an undefined ratio is 0 as in scikit-learn), an undefined value here is NaN: AUC when
+    the test set holds only one class, sensitivity/specificity when there is no positive/negative
+    case.  A fold without positives then drops out of a mean instead of counting as 0.
+    Keys, in this order: ``accuracy, auc, sensitivity, specificity, tp, fn, tn, fp``.
+    """
+    y = np.asarray(y_true).astype(int).ravel()
+    p = np.asarray(prob, dtype=float).ravel()
+    c = confusion_counts(y, (p >= threshold).astype(int), positive=1)
+    tp, tn, fp, fn = c["tp"], c["tn"], c["fp"], c["fn"]
+    auc = float("nan")
+    if 0 < y.sum() < len(y):
+        from sklearn.metrics import roc_auc_score
+
+        auc = float(roc_auc_score(y, p))
+    return {
+        "accuracy": (tp + tn) / len(y) if len(y) else float("nan"),
+        "auc": auc,
+        "sensitivity": tp / (tp + fn) if tp + fn else float("nan"),
+        "specificity": tn / (tn + fp) if tn + fp else float("nan"),
+        "tp": tp, "fn": fn, "tn": tn, "fp": fp,
+    }
 
 
 def auc_by_pairs(y_true, scores, positive=1) -> float:
@@ -146,32 +186,112 @@ def bootstrap_ci(y_true, y_pred, metric=None, n_boot: int = 2000, confidence: fl
     return (float(lo), float(hi), values) if return_samples else (float(lo), float(hi))
 
 
+def t_interval(values, confidence: float = 0.95) -> tuple[float, float]:
+    """Student-t confidence interval of the mean of ``values`` (NaNs dropped)."""
+    from scipy import stats
+
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    n = len(v)
+    if n < 2:
+        return (float("nan"), float("nan"))
+    mean, sem = v.mean(), v.std(ddof=1) / math.sqrt(n)
+    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * sem
+    return (float(mean - half), float(mean + half))
+
+
+# --------------------------------------------------------------------------------------------
+# Tests: are two models different?
+# --------------------------------------------------------------------------------------------
+def paired_test(a, b, confidence: float = 0.95) -> dict:
+    """Paired t-test of two models' per-fold scores (same folds, same order).
+
+    Returns the mean difference ``a - b``, its t-based CI, t, degrees of freedom and the
+    two-sided p-value.  With 5 folds the test has 4 degrees of freedom: only large, consistent
+    differences are significant.
+    """
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"paired_test needs two 1-D arrays of equal length, got {a.shape} and {b.shape}")
+    d = a - b
+    n = len(d)
+    sd = d.std(ddof=1)
+    if sd == 0:
+        t, p = (0.0, 1.0) if d.mean() == 0 else (math.copysign(math.inf, d.mean()), 0.0)
+    else:
+        t = float(d.mean() / (sd / math.sqrt(n)))
+        p = float(2 * stats.t.sf(abs(t), n - 1))
+    lo, hi = t_interval(d, confidence)
+    return {"mean_diff": float(d.mean()), "ci_low": lo, "ci_high": hi, "t": t, "df": n - 1, "p": p}
+
+
+def mcnemar_test(y_true, prob_a, prob_b, threshold: float = 0.5) -> dict:
+    """Exact McNemar test on two models' out-of-fold predictions of the same images.
+
+    ``b01``: images model A gets wrong and B right; ``b10``: A right and B wrong. Under the null
+    hypothesis (equal error rates) the discordant images split 50/50; the p-value is the
+    two-sided exact binomial test.
+    """
+    from scipy import stats
+
+    y = np.asarray(y_true).astype(int)
+    ra = (np.asarray(prob_a) >= threshold).astype(int) == y
+    rb = (np.asarray(prob_b) >= threshold).astype(int) == y
+    b01, b10 = int((~ra & rb).sum()), int((ra & ~rb).sum())
+    n = b01 + b10
+    p = 1.0 if n == 0 else float(stats.binomtest(b10, n, 0.5).pvalue)
+    return {"a_wrong_b_right": b01, "a_right_b_wrong": b10, "discordant": n, "p": p}
+
+
 # --------------------------------------------------------------------------------------------
 # Plots
 # --------------------------------------------------------------------------------------------
 def plot_confusion(y_true, y_pred, labels=("no", "yes"), ax=None, title: str = "Confusion matrix",
                    positive=1, cmap: str = "Blues"):
-    """Seaborn heatmap of the 2x2 confusion matrix: rows true class, columns predicted class.
+    """Seaborn heatmap of the confusion matrix: rows true class, columns predicted class.
+    Returns the figure.
 
-    Each cell shows the count, its share of the row (recall of that class) and its name
-    (TN, FP, FN, TP).  Returns the figure.
+    ``labels`` names the classes, and their number decides the layout:
+
+    * **two labels** (a binary problem): the 2x2 matrix of :func:`confusion_counts`, negative
+      class first, ``positive`` the positive class.  Each cell shows its name (TN, FP, FN, TP),
+      its count and its share of the row (the recall of that class); colour: the count.
+    * **more labels**: the classes are ``0 .. len(labels) - 1``.  Each cell shows its count and its
+      share of the row (the diagonal: per-class recall); colour: the share, from 0 to 1, so that
+      a small class reads as clearly as a large one.
     """
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    c = confusion_counts(y_true, y_pred, positive)
-    m = np.array([[c["tn"], c["fp"]], [c["fn"], c["tp"]]])
-    names = np.array([["TN", "FP"], ["FN", "TP"]])
+    labels = list(labels)
+    k = len(labels)
+    if k == 2:
+        c = confusion_counts(y_true, y_pred, positive)
+        m = np.array([[c["tn"], c["fp"]], [c["fn"], c["tp"]]])
+    else:
+        from sklearn.metrics import confusion_matrix
+
+        m = confusion_matrix(y_true, y_pred, labels=range(k))
     rows = m.sum(1, keepdims=True)
     share = np.divide(m, rows, out=np.zeros_like(m, dtype=float), where=rows > 0)
-    annot = np.array([[f"{names[i, j]} = {m[i, j]}\n({share[i, j]:.0%} of row)" for j in range(2)]
-                      for i in range(2)])
+    if k == 2:
+        names = np.array([["TN", "FP"], ["FN", "TP"]])
+        annot = [[f"{names[i, j]} = {m[i, j]}\n({share[i, j]:.0%} of row)" for j in range(2)]
+                 for i in range(2)]
+        figsize, style = (4.2, 3.6), {"data": m, "square": True, "annot_kws": {"fontsize": 10}}
+    else:
+        annot = [[f"{m[i, j]}\n({share[i, j]:.0%})" for j in range(k)] for i in range(k)]
+        figsize, style = (4.6, 3.9), {"data": share, "vmin": 0, "vmax": 1}
     if ax is None:
-        _, ax = plt.subplots(figsize=(4.2, 3.6))
-    sns.heatmap(m, annot=annot, fmt="", cmap=cmap, cbar=False, ax=ax, square=True,
-                xticklabels=list(labels), yticklabels=list(labels), linewidths=1, linecolor="white",
-                annot_kws={"fontsize": 10})
+        _, ax = plt.subplots(figsize=figsize)
+    sns.heatmap(annot=np.array(annot), fmt="", cmap=cmap, cbar=False, ax=ax, xticklabels=labels,
+                yticklabels=labels, linewidths=1, linecolor="white", **style)
     ax.set(xlabel="predicted class", ylabel="true class", title=title)
+    if k > 2:  # longer class names
+        ax.tick_params(axis="x", rotation=20)
+        ax.tick_params(axis="y", rotation=0)
     ax.figure.tight_layout()
     return ax.figure
 

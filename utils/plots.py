@@ -1,4 +1,8 @@
-"""Plotting and table-display helpers shared by the chapters (matplotlib + seaborn)."""
+"""Plotting and table-display helpers shared by the chapters (matplotlib + seaborn).
+
+They draw arrays and tables they are given and read no files: showing the images of a data set
+is the data layer's business (e.g. :func:`utils.dedup.group_rows`).
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -58,32 +62,6 @@ def overlay(image, mask, color=(1.0, 0.2, 0.2), alpha: float = 0.4):
         m = m[..., 0]
     rgb[m] = (1 - alpha) * rgb[m] + alpha * np.asarray(color)
     return rgb
-
-
-def group_rows(groups, max_groups: int = 8, size: float = 1.8, mode: str = "L"):
-    """One row of images per duplicate group (``groups``: list of lists of file paths).
-
-    Titles give each file's name and pixel size, so resized copies are easy to spot.
-    """
-    import matplotlib.pyplot as plt
-    from pathlib import Path
-
-    from .data import read_image
-
-    groups = [list(g) for g in groups][:max_groups]
-    ncols = max(len(g) for g in groups)
-    fig, axes = plt.subplots(len(groups), ncols, figsize=(size * ncols, size * len(groups)),
-                             squeeze=False)
-    for r, group in enumerate(groups):
-        for c in range(ncols):
-            ax = axes[r, c]
-            ax.axis("off")
-            if c < len(group):
-                img = read_image(group[c], mode=mode)
-                ax.imshow(img, cmap="gray")
-                ax.set_title(f"{Path(group[c]).name}\n{img.shape[1]}x{img.shape[0]}", fontsize=7)
-    fig.tight_layout()
-    return fig
 
 
 def readable(table, digits: int = 3, missing: str = "\u2013"):

@@ -1,17 +1,21 @@
-"""Gather the results the chapters saved during the build (``_build/results/*.json``).
+"""The results the chapters save and the pages that gather them (``_build/results/*.json``).
 
-Chapters call :func:`utils.experiments.save_results` with their measured numbers and the
-environment that produced them; the results page reads them back with :func:`load_all` and shows
-:func:`headline_table` next to :data:`PAPER`, the figures the paper reports.
+Chapters write their measured numbers, with the environment that produced them, by
+:func:`save_results`; :func:`load_results` reads one file back, :func:`load_cv_results` the
+cross-validation tables in it, :func:`load_all` every file.  :func:`headline_table` lists their
+headline metrics and :data:`PAPER` holds the figures the paper reports; the results page's
+tables and figure, which put the two side by side with intervals, are :mod:`utils.report`.
 """
 from __future__ import annotations
 
 import json
 import math
 import re
+from pathlib import Path
 
-from .experiments import results_dir
-from .metrics import wilson_ci
+import numpy as np
+
+from . import config
 
 # What the paper reports (section 3.3): one random 80/20 split of the 253 images (~51 test images).
 PAPER = [
@@ -26,6 +30,119 @@ PAPER_TEST_IMAGES = 51  # 20 % of 253
 METRIC = re.compile(r"(accuracy|auc|sensitivity|specificity|dice|iou)$", re.IGNORECASE)
 
 
+# ------------------------------------------------------------------------------------------
+# Saving and reading one chapter's results
+# ------------------------------------------------------------------------------------------
+def results_dir(root: Path | str | None = None) -> Path:
+    """``<repo>/_build/results`` (or ``<root>/_build/results``)."""
+    return Path(root or config.repo_root()) / "_build" / "results"
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "to_dict") and hasattr(obj, "columns"):  # DataFrame: a list of rows
+        import pandas as pd
+
+        if not isinstance(obj.index, pd.RangeIndex):
+            obj = obj.rename_axis(obj.index.name or "index").reset_index()
+        return _jsonable(obj.to_dict(orient="records"))
+    if hasattr(obj, "to_dict"):  # Series
+        return _jsonable(obj.to_dict())
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    return str(obj)
+
+
+def save_results(name: str, results: dict, root: Path | str | None = None,
+                 environment: dict | None = None) -> Path:
+    """Write ``results`` to ``_build/results/<name>.json`` with the environment; return the path.
+
+    NumPy numbers, arrays, Series and DataFrames are converted; NaN becomes ``null``.  The
+    file has ``name``, ``results`` and ``environment`` (:func:`utils.config.environment`).
+
+    A quick-mode run (the test suite executes every chapter in quick mode) never overwrites a
+    full-mode result of the same name: it writes ``_build/results/quick/<name>.json`` instead,
+    so the book's numbers survive a test run.
+    """
+    if not name or "/" in name or "\\" in name:
+        raise ValueError(f"name must be a plain file stem, not {name!r}")
+    env = environment if environment is not None else config.environment()
+    path = results_dir(root) / f"{name}.json"
+    if env.get("mode") == "quick" and _saved_mode(path) == "full":
+        path = results_dir(root) / "quick" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"name": name, "results": _jsonable(results), "environment": _jsonable(env)}
+    tmp = path.with_suffix(".json.part")
+    tmp.write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _saved_mode(path: Path) -> str | None:
+    """The mode recorded in a saved result file (None if missing or unreadable)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["environment"].get("mode")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def load_results(name: str, root: Path | str | None = None) -> dict:
+    """Read back what :func:`save_results` wrote."""
+    return json.loads((results_dir(root) / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def _find_cv_entries(obj, path=()):
+    """Yield (path, dict) for every dict under ``obj`` whose ``folds`` is a list of per-fold
+    records with an ``accuracy``."""
+    if isinstance(obj, dict):
+        folds = obj.get("folds")
+        if isinstance(folds, list) and folds and isinstance(folds[0], dict) \
+                and "accuracy" in folds[0]:
+            yield path, obj
+        for key, value in obj.items():
+            if key != "folds":
+                yield from _find_cv_entries(value, path + (str(key),))
+
+
+def load_cv_results(name: str = "brain_tumor_cnn", root=None) -> dict | None:
+    """Cross-validation results saved by another chapter (``_build/results/<name>.json``).
+
+    Returns ``None`` when the file does not exist, else ``{"environment": ..., "models":
+    {model name: {"folds": DataFrame, "oof": array or None, "fold_of": array or None}}}``;
+    a model is any entry with a per-fold ``folds`` table; ``oof`` are its out-of-fold
+    probabilities when the chapter saved them (keys ``oof`` or ``oof_prob``).
+    """
+    import pandas as pd
+
+    path = results_dir(root) / f"{name}.json"
+    if not path.is_file():
+        return None
+    payload = load_results(name, root)
+    models = {}
+    for key_path, entry in _find_cv_entries(payload.get("results", {})):
+        label = "/".join(key_path) or name
+        oof = entry.get("oof", entry.get("oof_prob"))
+        fold_of = entry.get("fold_of")
+        models[label] = {
+            "folds": pd.DataFrame(entry["folds"]),
+            "oof": None if oof is None else np.asarray(oof, dtype=float),
+            "fold_of": None if fold_of is None else np.asarray(fold_of, dtype=int),
+        }
+    return {"path": path, "environment": payload.get("environment", {}), "models": models}
+
+
+# ------------------------------------------------------------------------------------------
+# Gathering every chapter's results
+# ------------------------------------------------------------------------------------------
 def load_all(root=None) -> dict:
     """Every saved result: ``{name: {"name", "results", "environment"}}`` (sorted by name)."""
     folder = results_dir(root)
@@ -41,7 +158,7 @@ def load_all(root=None) -> dict:
     return out
 
 
-def _num(value) -> float:
+def to_float(value) -> float:
     """``value`` as a float (NaN for missing or non-numeric values)."""
     try:
         out = float(value)
@@ -50,21 +167,21 @@ def _num(value) -> float:
     return out
 
 
-def _summary(node) -> dict:
+def read_summary(node) -> dict:
     """``{metric: {"mean", "ci_low", "ci_high"}}`` from either summary layout the chapters save:
     ``{"accuracy": {"mean", "ci95": [lo, hi]}}`` or a list of records ``{"index", "mean",
-    "ci_low", "ci_high"}`` (a DataFrame saved by :func:`utils.experiments.save_results`)."""
+    "ci_low", "ci_high"}`` (a DataFrame saved by :func:`save_results`)."""
     out = {}
     if isinstance(node, dict):
         for metric, v in node.items():
             if isinstance(v, dict) and "mean" in v:
                 lo, hi = (list(v.get("ci95") or []) + [math.nan, math.nan])[:2]
-                out[metric] = {"mean": _num(v["mean"]), "ci_low": _num(lo), "ci_high": _num(hi)}
+                out[metric] = {"mean": to_float(v["mean"]), "ci_low": to_float(lo), "ci_high": to_float(hi)}
     elif isinstance(node, list):
         for rec in node:
             if isinstance(rec, dict) and "index" in rec and "mean" in rec:
-                out[rec["index"]] = {"mean": _num(rec["mean"]), "ci_low": _num(rec.get("ci_low")),
-                                     "ci_high": _num(rec.get("ci_high"))}
+                out[rec["index"]] = {"mean": to_float(rec["mean"]), "ci_low": to_float(rec.get("ci_low")),
+                                     "ci_high": to_float(rec.get("ci_high"))}
     return out
 
 
@@ -86,7 +203,7 @@ def headline_rows(name: str, payload: dict) -> list[dict]:
     def visit(node, path):
         if isinstance(node, dict):
             if "summary" in node and isinstance(node["summary"], list):
-                for metric, v in _summary(node["summary"]).items():
+                for metric, v in read_summary(node["summary"]).items():
                     if METRIC.search(metric):
                         add(list(path), metric, v["mean"])
             for key, value in node.items():
@@ -116,178 +233,6 @@ def headline_table(results: dict | None = None):
         for row in headline_rows(name, payload):
             rows.append({**row, "mode": mode})
     return pd.DataFrame(rows, columns=["chapter result", "experiment", "metric", "value", "mode"])
-
-
-def _paper_ci(value: float, n: int = PAPER_TEST_IMAGES) -> tuple[float, float]:
-    return wilson_ci(round(value * n), n)
-
-
-def summary_rows(results: dict | None = None) -> list[dict]:
-    """The page's main table: one row per experiment, with its protocol, metric, value, 95 %
-    interval, what the paper reports (where it reports something) and the mode of the run.
-
-    Every value is read from the chapters' saved results; experiments whose result file is
-    missing are left out (the page says which files it found)."""
-    results = load_all() if results is None else results
-    rows = []
-
-    def row(section, experiment, protocol, metric, value, lo=math.nan, hi=math.nan, paper="",
-            name=""):
-        mode = results.get(name, {}).get("environment", {}).get("mode", "?")
-        # a t-interval of a mean over 5 folds can pass 1: a proportion's interval stops there
-        rows.append({"section": section, "experiment": experiment, "protocol": protocol,
-                     "metric": metric, "value": _num(value), "95% CI low": max(_num(lo), 0.0),
-                     "95% CI high": min(_num(hi), 1.0), "paper reports": paper, "mode": mode})
-
-    cnn = results.get("brain_tumor_cnn", {}).get("results", {})
-    brain = "brain MRI classification"
-    if "paper_protocol_repeats" in cnn:
-        rep = cnn["paper_protocol_repeats"]
-        acc = _summary(rep.get("summary", {})).get("accuracy", {})
-        row(brain, "paper's CNN, paper's protocol",
-            f"{rep.get('n_seeds', '?')} random 80/20 splits (duplicates may straddle)", "accuracy",
-            acc.get("mean"), acc.get("ci_low"), acc.get("ci_high"), "0.78 (one split)",
-            "brain_tumor_cnn")
-    for key, label in (("paper_cnn_grouped_cv", "paper's CNN"), ("improved_cnn_grouped_cv", "improved CNN")):
-        if key in cnn:
-            sm = _summary(cnn[key].get("summary", {}))
-            for metric in ("accuracy", "auc"):
-                if metric in sm:
-                    v = sm[metric]
-                    row(brain, label, "grouped 5-fold CV", metric, v["mean"], v["ci_low"], v["ci_high"],
-                        "0.78 (one split)" if (key, metric) == ("paper_cnn_grouped_cv", "accuracy") else "",
-                        "brain_tumor_cnn")
-    tr = results.get("brain_tumor_transfer", {}).get("results", {})
-    for key, model in tr.get("models", {}).items():
-        sm = _summary(model.get("summary", []))
-        backbone = model.get("backbone", "?")
-        for metric in ("accuracy", "auc"):
-            if metric in sm:
-                v = sm[metric]
-                paper = ("0.92 (ResNet50, one split)"
-                         if metric == "accuracy" and key == "frozen, paper head" else "")
-                row(brain, f"{backbone}: {key}", "grouped 5-fold CV", metric, v["mean"], v["ci_low"],
-                    v["ci_high"], paper, "brain_tumor_transfer")
-    game = tr.get("pointing_game", {})
-    if game.get("images"):
-        n, k = int(game["images"]), int(game.get("peak_in_mask", 0))
-        lo, hi = wilson_ci(k, n)
-        row(brain, "Grad-CAM peak inside the tumour mask (fine-tuned model)",
-            f"{n} correctly detected tumours; chance {game.get('mean_mask_share', math.nan):.3f}",
-            "hit rate", k / n, lo, hi, "", "brain_tumor_transfer")
-
-    seg = results.get("covid_segmentation", {}).get("results", {})
-    if "lung" in seg:
-        lung = seg["lung"]
-        row("segmentation", "lung U-Net, chest X-ray",
-            f"{lung.get('heldout_images', '?')} held-out images of {lung.get('heldout_patients', '?')} "
-            f"patients (target {lung.get('target_mean_dice', '?')})", "mean Dice",
-            lung.get("mean_dice"), name="covid_segmentation")
-    tumour = seg.get("tumour", {})
-    for key, label in (("pretrained_encoder", "tumour U-Net, ImageNet encoder"),
-                       ("from_scratch", "tumour U-Net, from scratch")):
-        if key in tumour:
-            row("segmentation", label, f"{tumour.get('heldout_images', '?')} held-out MRIs "
-                f"(target {tumour.get('target_mean_dice', '?')})", "mean Dice",
-                tumour[key].get("mean Dice (per image)"), name="covid_segmentation")
-    if "box_agreement" in seg:
-        box = seg["box_agreement"]
-        row("segmentation", "lung boxes: human vs from masks",
-            f"{box.get('lungs', '?')} lungs in {box.get('matched_images', '?')} images",
-            "median IoU", box.get("median_iou"), name="covid_segmentation")
-
-    cov = results.get("covid_classification", {}).get("results", {})
-    clf = cov.get("classifier", {})
-    if "accuracy" in clf:
-        n = int(cov.get("images", 0) or 0)
-        lo, hi = wilson_ci(round(clf["accuracy"] * n), n) if n else (math.nan, math.nan)
-        proto = (f"{n} images of {cov.get('patients', '?')} patients, patient-grouped "
-                 f"{cov.get('folds', '?')}-fold CV")
-        row("COVID-19 X-ray", "Lite0 features + logistic regression, 3 classes", proto, "accuracy",
-            clf["accuracy"], lo, hi, "", "covid_classification")
-        row("COVID-19 X-ray", "the same, COVID-19 vs the rest", proto, "accuracy",
-            clf.get("covid_vs_rest_accuracy"), name="covid_classification")
-    for probe in cov.get("probes", []):
-        if isinstance(probe, dict) and probe.get("index") not in (None, "full image", "majority class"):
-            row("COVID-19 X-ray", f"shortcut probe: {probe['index']}", "same folds, 3 classes",
-                "accuracy", probe.get("accuracy"), probe.get("95% CI low"), probe.get("95% CI high"),
-                "", "covid_classification")
-    if "size_rule_accuracy" in cov:
-        row("COVID-19 X-ray", "rule: 512x512 means not COVID-19", "all images, no training",
-            "COVID vs rest accuracy", cov["size_rule_accuracy"], name="covid_classification")
-    return rows
-
-
-def summary_table(results: dict | None = None):
-    """:func:`summary_rows` as a DataFrame (empty, with the columns, when nothing was saved)."""
-    import pandas as pd
-
-    cols = ["section", "experiment", "protocol", "metric", "value", "95% CI low", "95% CI high",
-            "paper reports", "mode"]
-    return pd.DataFrame(summary_rows(results), columns=cols)
-
-
-def section_tables(results: dict | None = None, digits: int = 3) -> dict:
-    """:func:`summary_table` split by section, ready to read: one table per section (brain MRI
-    classification, segmentation, COVID-19 X-ray) with the interval in one column ("0.755-0.905",
-    "–" where there is none), numbers with ``digits`` decimals and the backbone's name shortened."""
-    import pandas as pd
-
-    from .plots import readable
-
-    table = summary_table(results)
-    out = {}
-    for section, part in table.groupby("section", sort=False):
-        part = part.copy()
-        part["experiment"] = part["experiment"].str.replace("EfficientNet-Lite0 (ImageNet): ", "Lite0: ",
-                                                            regex=False)
-        part["95% CI"] = [f"{lo:.{digits}f}-{hi:.{digits}f}" if not (pd.isna(lo) or pd.isna(hi)) else None
-                          for lo, hi in zip(part["95% CI low"], part["95% CI high"])]
-        part["paper reports"] = part["paper reports"].replace("", None)
-        cols = ["experiment", "protocol", "metric", "value", "95% CI", "paper reports", "mode"]
-        out[section] = readable(part[cols].reset_index(drop=True), digits=digits)
-    return out
-
-
-def plot_brain_accuracy(results: dict | None = None, ax=None):
-    """Brain MRI accuracy with 95 % intervals: the paper's two single-split figures (Wilson
-    interval of ~51 test images) next to every model this book evaluated. Returns the figure
-    (None when no brain result was saved)."""
-    import matplotlib.pyplot as plt
-
-    table = summary_table(results)
-    ours = table[(table["section"] == "brain MRI classification") & (table["metric"] == "accuracy")]
-    if ours.empty:
-        return None
-    labels, values, lows, highs, colours = [], [], [], [], []
-    for p in PAPER:
-        lo, hi = _paper_ci(p["value"])
-        labels.append(f"paper, as reported: {p['experiment'].split(', ', 1)[1]}\n[one random split, 51 images]")
-        values.append(p["value"]), lows.append(lo), highs.append(hi), colours.append("tab:gray")
-    for _, r in ours.iterrows():
-        name = re.sub(r" \([^)]*unfrozen\)", "", r["experiment"]).replace("EfficientNet-Lite0 (ImageNet): ", "Lite0, ")
-        protocol = "grouped 5-fold CV" if "grouped" in r["protocol"] else r["protocol"].split(" (")[0]
-        labels.append(f"{name}\n[{protocol}]")
-        values.append(r["value"]), lows.append(r["95% CI low"]), highs.append(r["95% CI high"])
-        colours.append("tab:blue")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(8, 0.5 * len(labels) + 1.2))
-    else:
-        fig = ax.figure
-    y = list(range(len(labels)))[::-1]
-    for yi, v, lo, hi, c in zip(y, values, lows, highs, colours):
-        if not (math.isnan(lo) or math.isnan(hi)):
-            ax.plot([max(lo, 0.0), min(hi, 1.0)], [yi, yi], color=c, lw=2, alpha=0.6)
-        ax.plot([v], [yi], "o", color=c)
-    ax.set_yticks(y)
-    ax.set_yticklabels(labels, fontsize=7)
-    ax.set_xlim(0.4, 1.0)
-    ax.set_xlabel("accuracy (dot) and 95% interval (line)")
-    ax.set_title("Brain tumour MRI accuracy: the paper's single-split figures (gray)\n"
-                 "and this book's models (blue), with 95% intervals", fontsize=10)
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return fig
 
 
 def environment_table(results: dict | None = None):

@@ -1,5 +1,5 @@
-"""Transfer learning with an ImageNet backbone: cached features, the paper's head, fine-tuning,
-grouped cross-validation, Grad-CAM and the residual block.
+"""Transfer learning with an ImageNet backbone: its input preprocessing, cached features, the
+paper's head and a lighter one, fine-tuning on cached views, and the residual block.
 
 The paper (Doğan, sections 2.3 and 3.3) describes two ways to reuse an ImageNet network:
 replace its fully connected layers and train only the new ones (*feature extraction*), or
@@ -14,19 +14,22 @@ Speed on a CPU comes from caching what does not change:
 * **features** (:func:`extract_features`): the frozen backbone's output for every image is
   computed once per image set, image size, backbone and layer and stored as ``.npy`` in
   ``utils.data.cache_dir()/features``; heads then train in seconds per fold;
-* **fine-tuning** (:func:`run_transfer_cv` with ``mode="finetune"``): the blocks that stay frozen
-  are a fixed function of the image (their BatchNorm layers run in inference mode and their
-  stochastic depth is off), so their output is computed once for a few augmented *views* of
-  every image (original, mirror image and random flips/rotations/zooms/shifts) and cached; only
-  the unfrozen top blocks and the head run in each training step.  This computes exactly what
-  fitting the whole network with those blocks frozen computes, with the augmentation drawn from
-  a fixed pool of views instead of fresh random ones every epoch.
+* **fine-tuning** (:func:`frozen_views`): the blocks that stay frozen are a fixed function of
+  the image (their BatchNorm layers run in inference mode and their stochastic depth is off), so
+  their output is computed once for a few augmented *views* of every image (original, mirror
+  image and random flips/rotations/zooms/shifts) and cached; only the unfrozen top blocks and
+  the head run in each training step.  This computes exactly what fitting the whole network
+  with those blocks frozen computes, with the augmentation drawn from a fixed pool of views
+  instead of fresh random ones every epoch.
+
+This module builds and trains the models; :func:`utils.crossval.run_transfer_cv` evaluates them
+by grouped cross-validation and :func:`utils.viz.grad_cam` explains their predictions.
 
 Typical use::
 
-    from utils import datasets, transfer
+    from utils import crossval, datasets
     data = datasets.load_brain_mri(size=224, mode="RGB")
-    res = transfer.run_transfer_cv(data, folds=5, mode="features", head="light")
+    res = crossval.run_transfer_cv(data, folds=5, mode="features", head="light")
     res.folds            # one row per fold, with a ``backbone`` column
 """
 from __future__ import annotations
@@ -41,9 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .metrics import wilson_ci  # noqa: F401  (re-exported: used below and by chapters)
-
-from . import config, splits
+from . import config, preprocessing
 from .data import cache_dir
 
 #: The offline backbone: key used in cache names and its display name.
@@ -56,7 +57,6 @@ FEATURE_LAYER = "top_activation"
 DEFAULT_LAYERS = {"efficientnet_lite0": FEATURE_LAYER, "resnet50": "conv5_block3_out"}
 #: Bump when the layout of cached features changes.
 CACHE_VERSION = 1
-METRICS = ("accuracy", "auc", "sensitivity", "specificity")
 
 
 def backbone_name(key: str = BACKBONE) -> str:
@@ -426,8 +426,8 @@ def fit_end_to_end(model, X, y, epochs: int = 5, batch_size: int = 32, augment: 
     on images ``X`` in [0, 1] with fresh random augmentation in every batch.
 
     The straightforward way to fine-tune, for a GPU: every step runs the whole network.
-    (:func:`run_transfer_cv` computes the same thing faster on a CPU by caching the frozen
-    blocks' outputs for a fixed pool of augmented views.)  Returns the history dict.
+    (:func:`utils.crossval.run_transfer_cv` computes the same thing faster on a CPU by caching
+    the frozen blocks' outputs for a fixed pool of augmented views.)  Returns the history dict.
     """
     aug = _augmenter(VIEW_AUGMENTATION) if augment else None
     rng = np.random.default_rng(seed)
@@ -492,22 +492,9 @@ VIEW_AUGMENTATION = {"rotation": 15.0, "zoom": 0.1, "translation": 0.05, "contra
 
 
 def _augmenter(settings: dict, name: str = "views"):
-    """utils.experiments.augmentation (one affine resampling per image) with ``settings``; a
-    chain of Keras preprocessing layers if that module is unavailable."""
-    try:
-        from .experiments import augmentation
-
-        return augmentation(name=name, **settings)
-    except (ImportError, TypeError):  # pragma: no cover - depends on the other module
-        import keras
-        from keras import layers
-
-        return keras.Sequential([
-            layers.RandomFlip("horizontal"),
-            layers.RandomRotation(settings["rotation"] / 360.0, fill_mode="constant"),
-            layers.RandomZoom(settings["zoom"], fill_mode="constant"),
-            layers.RandomTranslation(settings["translation"], settings["translation"],
-                                     fill_mode="constant")], name=name)
+    """:func:`utils.preprocessing.augmentation` (one affine resampling per image) with
+    ``settings``."""
+    return preprocessing.augmentation(name=name, **settings)
 
 
 def augment_views(X01, n_views: int, seed: int = 0, batch_size: int = 32,
@@ -566,373 +553,6 @@ def frozen_views(data, split: str, n_views: int = 6, seed: int = 0, batch_size: 
     if verbose:
         print(out.describe())
     return out
-
-
-# --------------------------------------------------------------------------------------------
-# Cross-validation
-# --------------------------------------------------------------------------------------------
-def _cv_result_class():
-    try:
-        from .experiments import CVResult
-    except ImportError:  # pragma: no cover - experiments.py is another chapter's module
-        CVResult = None
-    if CVResult is None:  # pragma: no cover
-        @dataclass
-        class CVResult:  # noqa: F811 - minimal stand-in with the same fields
-            folds: object
-            oof: np.ndarray
-            fold_of: np.ndarray
-            histories: list
-            name: str = ""
-
-            def __iter__(self):
-                return iter((self.folds, self.oof))
-    return CVResult
-
-
-def binary_metrics(y_true, prob, threshold: float = 0.5) -> dict:
-    """Accuracy, AUC, sensitivity, specificity and confusion counts (as utils.experiments)."""
-    try:
-        from .experiments import binary_metrics as bm
-    except ImportError:  # pragma: no cover
-        bm = None
-    if bm is not None:
-        return bm(y_true, prob, threshold)
-    from sklearn.metrics import roc_auc_score  # pragma: no cover
-
-    y = np.asarray(y_true).astype(int).ravel()
-    p = np.asarray(prob, dtype=float).ravel()
-    pred = (p >= threshold).astype(int)
-    tp, tn = int(((pred == 1) & (y == 1)).sum()), int(((pred == 0) & (y == 0)).sum())
-    fp, fn = int(((pred == 1) & (y == 0)).sum()), int(((pred == 0) & (y == 1)).sum())
-    return {"accuracy": (tp + tn) / len(y),
-            "auc": float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan"),
-            "sensitivity": tp / (tp + fn) if tp + fn else float("nan"),
-            "specificity": tn / (tn + fp) if tn + fp else float("nan"),
-            "tp": tp, "fn": fn, "tn": tn, "fp": fp}
-
-
-def fold_splits(data, folds=5, seed: int = 42):
-    """``folds`` as a list of (train, test) index arrays: a number means
-    :func:`utils.splits.grouped_kfold` on ``data.y`` and ``data.groups``."""
-    if isinstance(folds, int):
-        return splits.grouped_kfold(data.y, data.groups, n_splits=folds, seed=seed)
-    return [(np.asarray(tr), np.asarray(te)) for tr, te in folds]
-
-
-def run_transfer_cv(data, folds=5, mode: str = "features", head: str = "light",
-                    epochs: int | None = None, batch_size: int = 32,
-                    learning_rate: float | None = None, seed: int = 42, n_blocks: int = 6,
-                    n_views: int = 6, warmup_epochs: int = 0, dropout: float = 0.3,
-                    tta: bool | None = None, features: Features | None = None,
-                    views: Views | None = None, keep_models: bool = False,
-                    progress=None, verbose: bool = True):
-    """Grouped K-fold cross-validation of a transfer model on ``data`` (an ImageSet).
-
-    ``mode="features"``: the backbone is frozen; its features are computed once
-    (:func:`extract_features`, cached) and only a new head is trained per fold:
-    ``head="paper"`` (Flatten -> 256 -> 128 -> 1 on the 7x7x1280 map, as the paper) or
-    ``head="light"`` (dropout -> Dense(1) on the pooled 1280 features).  Defaults: 10 epochs
-    at 1e-3 for the paper head (the 10 epochs of the author's code), 60 for the light head.
-
-    ``mode="finetune"``: the last ``n_blocks`` Lite0 blocks are unfrozen (:func:`fine_tune`:
-    BatchNorm in inference mode, low learning rate, default 3e-4) with the light head; each epoch
-    shows every training image as one of ``n_views`` cached augmented views
-    (:func:`frozen_views`).  ``warmup_epochs`` first train the head alone at 1e-3.
-
-    ``tta`` (default: on for fine-tuning) averages the predictions of each test image and its
-    mirror image.  ``folds`` is a number (split by :func:`utils.splits.grouped_kfold` with
-    ``seed``) or a list of (train, test); every split is checked for group leakage.
-
-    Returns a :class:`utils.experiments.CVResult`: ``folds`` (one row per fold: fold, backbone,
-    model, n_train, n_val, n_test, epochs, accuracy, auc, sensitivity, specificity, tp, fn, tn,
-    fp, seconds), ``oof`` (out-of-fold probabilities), ``fold_of``, ``histories`` and ``name``;
-    plus ``setup_seconds`` (feature or view extraction) and, with ``keep_models``, ``models``:
-    one flat image -> probability Keras model per fold (input: :func:`preprocess`-ed images).
-    """
-    import keras
-    import pandas as pd
-
-    if mode not in ("features", "finetune"):
-        raise ValueError(f"mode must be 'features' or 'finetune', not {mode!r}")
-    if head not in ("paper", "light"):
-        raise ValueError(f"head must be 'paper' or 'light', not {head!r}")
-    y, groups = np.asarray(data.y).astype(int), np.asarray(data.groups)
-    size = int(np.shape(data.X)[1])
-    fold_list = fold_splits(data, folds, seed)
-    tta = (mode == "finetune") if tta is None else tta
-    start_setup = time.perf_counter()
-    if mode == "features":
-        kind = "map" if head == "paper" else "pooled"
-        if features is None:
-            features = extract_features(data, kind=kind, verbose=verbose)
-        elif features.kind != kind:
-            raise ValueError(f"the {head} head needs {kind} features, got {features.kind}")
-        F = features.values
-        F_mirror = None
-        if tta:
-            mirrored = type(data)(data.X[:, :, ::-1], data.y, data.groups, None) \
-                if hasattr(data, "table") else data[:, :, ::-1]
-            F_mirror = extract_features(mirrored, kind=kind, verbose=verbose).values
-        epochs = epochs or (10 if head == "paper" else 60)
-        learning_rate = learning_rate or 1e-3
-        label = f"{backbone_name(features.backbone)}, frozen, {head} head"
-        backbone_key = features.backbone
-    else:
-        if head != "light":
-            raise ValueError("fine-tuning uses the light head (the paper head's 16 M weights "
-                             "on 200 images would drown the backbone's updates)")
-        probe = build_classifier(size, head="light", weights=None)
-        blocks = fine_tune(probe, n_blocks)
-        split = split_layer(probe, blocks[0])
-        if views is None:
-            views = frozen_views(data, split, n_views=n_views, seed=seed, verbose=verbose)
-        elif views.split != split:
-            raise ValueError(f"views end at {views.split}, but unfreezing {n_blocks} blocks "
-                             f"needs them to end at {split}")
-        n_views = views.values.shape[1]
-        epochs = epochs or 15
-        learning_rate = learning_rate or 3e-4
-        label = (f"{backbone_name()}, fine-tuned ({blocks[0]}..{blocks[-1]} unfrozen), "
-                 f"light head")
-        backbone_key = BACKBONE
-        del probe
-        keras.backend.clear_session()
-    setup_seconds = time.perf_counter() - start_setup
-
-    CVResult = _cv_result_class()
-    oof = np.full(len(y), np.nan)
-    fold_of = np.full(len(y), -1)
-    rows, histories, models = [], [], []
-    for k, (train, test) in enumerate(fold_list):
-        splits.check_split(train, test, groups)
-        config.seed_everything(seed + k)
-        start = time.perf_counter()
-        if mode == "features":
-            model = (paper_head(F.shape[1:], learning_rate) if head == "paper"
-                     else light_head(F.shape[1:], dropout, learning_rate))
-            hist = model.fit(F[train], y[train], epochs=epochs, batch_size=batch_size,
-                             verbose=0, shuffle=True).history
-            prob = _predict(model, F[test])
-            if tta:
-                prob = (prob + _predict(model, F_mirror[test])) / 2
-            if keep_models:
-                models.append(_attach_head(model, size, head))
-        else:
-            model, hist, prob = _fine_tune_fold(views.values, y, train, test, n_blocks, epochs,
-                                                batch_size, learning_rate, warmup_epochs,
-                                                dropout, tta, seed + k, size)
-            if keep_models:
-                models.append(model)
-        seconds = time.perf_counter() - start
-        oof[test], fold_of[test] = prob, k
-        row = {"fold": k, "backbone": backbone_name(backbone_key), "model": label,
-               "n_train": len(train), "n_val": 0, "n_test": len(test),
-               "epochs": epochs + (warmup_epochs if mode == "finetune" else 0)}
-        row.update(binary_metrics(y[test], prob))
-        row["seconds"] = seconds
-        rows.append(row)
-        histories.append(hist)
-        if progress is not None:
-            progress(row)
-        if not keep_models:
-            keras.backend.clear_session()
-    result = CVResult(pd.DataFrame(rows), oof, fold_of, histories, label)
-    result.setup_seconds = setup_seconds
-    result.backbone = backbone_name(backbone_key)
-    result.models = models
-    return result
-
-
-def _predict(model, X, batch_size: int = 64) -> np.ndarray:
-    """Probabilities by direct calls in inference mode (``model.predict`` would build a new
-    tf.function for every fold's new model, and TensorFlow warns about the retracing)."""
-    return np.concatenate([np.asarray(model(X[i:i + batch_size], training=False)).ravel()
-                           for i in range(0, len(X), batch_size)])
-
-
-def _clone_layer(layer):
-    """A new layer with ``layer``'s configuration and weights (so each model owns its nodes)."""
-    clone = layer.__class__.from_config(layer.get_config())
-    return clone
-
-
-def _attach_head(head_model, size: int, head: str):
-    """A flat image -> probability model: the frozen Lite0 with a trained feature-space head.
-
-    The head's layers are copied (configuration and weights), so that the new model is the
-    only user of its layers (Grad-CAM reads the output layer's input).
-    """
-    import keras
-
-    base = lite0_backbone(size)
-    x = base.output
-    if head == "light":
-        x = keras.layers.GlobalAveragePooling2D(name="head_gap")(x)
-    pairs = []
-    for layer in head_model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        clone = _clone_layer(layer)
-        x = clone(x)
-        pairs.append((clone, layer))
-    for clone, layer in pairs:
-        clone.set_weights(layer.get_weights())
-    model = keras.Model(base.input, x, name=f"lite0_{head}_head")
-    for layer in model.layers:
-        layer.trainable = False
-    return model
-
-
-def _fine_tune_fold(Z, y, train, test, n_blocks, epochs, batch_size, learning_rate,
-                    warmup_epochs, dropout, tta, seed, size):
-    """Train one fold's fine-tuned model on cached views; return (flat model, history, prob)."""
-    import keras
-
-    config.seed_everything(seed)
-    model = build_classifier(size, head="light", dropout=dropout)
-    blocks = fine_tune(model, n_blocks, learning_rate)
-    split = split_layer(model, blocks[0])
-    top = trainable_part(model, split)
-    rng = np.random.default_rng(seed)
-    history = {"loss": [], "accuracy": []}
-
-    def run(n_epochs):
-        for _ in range(n_epochs):
-            view = rng.integers(0, Z.shape[1], len(train))
-            h = top.fit(Z[train, view], y[train], epochs=1, batch_size=batch_size, verbose=0,
-                        shuffle=True)
-            history["loss"] += h.history["loss"]
-            history["accuracy"] += h.history["accuracy"]
-
-    if warmup_epochs:
-        frozen = [layer for layer in top.layers if not layer.name.startswith("head_")]
-        for layer in frozen:
-            layer.trainable = False
-        top.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy",
-                    metrics=["accuracy"])
-        run(warmup_epochs)
-        fine_tune(model, n_blocks, learning_rate)  # unfreeze again, BN stays frozen
-    top.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
-                metrics=["accuracy"])
-    run(epochs)
-    prob = _predict(top, Z[test, 0])
-    if tta:
-        prob = (prob + _predict(top, Z[test, 1])) / 2
-    for layer in model.layers:
-        layer.trainable = False
-    return model, history, prob
-
-
-def summary_table(results, y=None):
-    """One row per CV result: backbone, model, mean and SD of each metric over folds and the
-    pooled out-of-fold accuracy with its Wilson 95 % CI (needs ``y``)."""
-    import pandas as pd
-
-    rows = []
-    for res in results:
-        f = res.folds
-        row = {"model": getattr(res, "name", ""), "backbone": getattr(res, "backbone", "")}
-        for m in METRICS:
-            row[f"{m} mean"] = f[m].mean()
-            row[f"{m} sd"] = f[m].std(ddof=1)
-        if y is not None:
-            correct = int(((np.asarray(res.oof) >= 0.5) == np.asarray(y)).sum())
-            lo, hi = wilson_ci(correct, len(y))
-            row["pooled accuracy"] = correct / len(y)
-            row["Wilson 95% CI"] = f"{lo:.3f}-{hi:.3f}"
-        row["seconds"] = f["seconds"].sum() + getattr(res, "setup_seconds", 0.0)
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-# --------------------------------------------------------------------------------------------
-# Grad-CAM
-# --------------------------------------------------------------------------------------------
-def last_conv_layer(model) -> str:
-    """Name of the last layer with a 4-D (image-shaped) output."""
-    for layer in reversed(model.layers):
-        shape = getattr(layer.output, "shape", ())
-        if len(shape) == 4:
-            return layer.name
-    raise ValueError(f"{model.name} has no layer with an image-shaped output")
-
-
-def grad_cam(model, image, layer_name: str | None = None, class_index: int | None = None,
-             upsample: bool = True) -> np.ndarray:
-    """Grad-CAM heatmap of ``model`` for one image (Selvaraju et al., 2017).
-
-    The gradient of the class score with respect to the feature maps ``A_k`` of ``layer_name``
-    (default: the last image-shaped layer) is averaged over space to give one weight
-    ``alpha_k`` per channel; the heatmap is ``ReLU(sum_k alpha_k A_k)``, scaled to [0, 1].
-
-    The class score is the *logit* (pre-activation) of the output layer when that is a Dense
-    layer with a sigmoid or softmax, so that a confident prediction (probability near 1) does
-    not make the gradient vanish.  For a single sigmoid output, ``class_index=1`` explains the
-    positive class, ``0`` the negative one (score = -logit) and ``None`` the predicted class.
-
-    ``image``: one (H, W, C) image (or a batch of one) as the model expects it. Returns an
-    (H, W) array in [0, 1] (``upsample=False``: the layer's h x w).
-    """
-    import keras
-    import tensorflow as tf
-
-    x = np.asarray(image, dtype=np.float32)
-    if x.ndim == len(model.inputs[0].shape) - 1:
-        x = x[None]
-    if x.shape[0] != 1:
-        raise ValueError(f"give one image, not a batch of {x.shape[0]}")
-    layer_name = layer_name or last_conv_layer(model)
-    last = model.layers[-1]
-    activation = getattr(getattr(last, "activation", None), "__name__", "")
-    use_logit = isinstance(last, keras.layers.Dense) and activation in ("sigmoid", "softmax")
-    out_tensor = last.input if use_logit else model.output
-    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    probe = keras.Model(inputs, [model.get_layer(layer_name).output, out_tensor])
-    with tf.GradientTape() as tape:
-        fmap, out = probe(x, training=False)
-        tape.watch(fmap)
-        if use_logit:
-            out = tf.matmul(out, last.kernel) + last.bias
-        out = tf.reshape(out, (1, -1))
-        if out.shape[-1] == 1:
-            positive = float(out[0, 0]) >= 0 if class_index is None else class_index == 1
-            score = out[0, 0] if positive else -out[0, 0]
-        else:
-            idx = int(tf.argmax(out[0])) if class_index is None else int(class_index)
-            score = out[0, idx]
-    grads = tape.gradient(score, fmap)
-    if grads is None:
-        raise ValueError(f"no gradient flows from the output to {layer_name}")
-    alpha = tf.reduce_mean(grads, axis=(1, 2))  # (1, C)
-    cam = tf.nn.relu(tf.reduce_sum(fmap * alpha[:, None, None, :], axis=-1))[0].numpy()
-    peak = cam.max()
-    cam = cam / peak if peak > 0 else np.zeros_like(cam)
-    if upsample:
-        cam = tf.image.resize(cam[..., None], x.shape[1:3], method="bilinear").numpy()[..., 0]
-        cam = np.clip(cam, 0.0, 1.0)
-    return cam.astype(np.float32)
-
-
-def overlay_heatmap(image, heatmap, alpha: float = 0.45, cmap: str = "jet") -> np.ndarray:
-    """Blend a [0, 1] ``heatmap`` (any size) over ``image`` (gray or RGB, [0, 1] or [0, 255]);
-    returns an RGB float image in [0, 1]."""
-    import matplotlib
-
-    img = np.asarray(image, dtype=np.float32)
-    if img.size and img.max() > 1.5:
-        img = img / 255.0
-    if img.ndim == 2:
-        img = img[..., None]
-    if img.shape[-1] == 1:
-        img = np.repeat(img, 3, axis=-1)
-    heat = np.asarray(heatmap, dtype=np.float32)
-    if heat.shape != img.shape[:2]:
-        from PIL import Image
-
-        heat = np.asarray(Image.fromarray(heat).resize(img.shape[1::-1], Image.BILINEAR))
-    colour = matplotlib.colormaps[cmap](np.clip(heat, 0, 1))[..., :3]
-    return np.clip((1 - alpha) * img + alpha * colour, 0, 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1160,89 +780,3 @@ def preprocessing_effect(model, images: dict, preprocess_fn, backbone: str):
                          "p(correct-input top-1)": round(float(p[i, ref[i]]), 3),
                          "same top-1": bool(p[i].argmax() == ref[i])})
     return pd.DataFrame(rows)
-
-
-# --------------------------------------------------------------------------------------------
-# Results of other chapters (the CNN chapter's cross-validation)
-# --------------------------------------------------------------------------------------------
-def _find_cv_entries(obj, path=()):
-    """Yield (path, dict) for every dict under ``obj`` whose ``folds`` is a list of per-fold
-    records with an ``accuracy``."""
-    if isinstance(obj, dict):
-        folds = obj.get("folds")
-        if isinstance(folds, list) and folds and isinstance(folds[0], dict) \
-                and "accuracy" in folds[0]:
-            yield path, obj
-        for key, value in obj.items():
-            if key != "folds":
-                yield from _find_cv_entries(value, path + (str(key),))
-
-
-def load_cv_results(name: str = "brain_tumor_cnn", root=None) -> dict | None:
-    """Cross-validation results saved by another chapter (``_build/results/<name>.json``).
-
-    Returns ``None`` when the file does not exist, else ``{"environment": ..., "models":
-    {model name: {"folds": DataFrame, "oof": array or None, "fold_of": array or None}}}``;
-    a model is any entry with a per-fold ``folds`` table; ``oof`` are its out-of-fold
-    probabilities when the chapter saved them (keys ``oof`` or ``oof_prob``).
-    """
-    import pandas as pd
-
-    from .experiments import load_results, results_dir
-
-    path = results_dir(root) / f"{name}.json"
-    if not path.is_file():
-        return None
-    payload = load_results(name, root)
-    models = {}
-    for key_path, entry in _find_cv_entries(payload.get("results", {})):
-        label = "/".join(key_path) or name
-        oof = entry.get("oof", entry.get("oof_prob"))
-        fold_of = entry.get("fold_of")
-        models[label] = {
-            "folds": pd.DataFrame(entry["folds"]),
-            "oof": None if oof is None else np.asarray(oof, dtype=float),
-            "fold_of": None if fold_of is None else np.asarray(fold_of, dtype=int),
-        }
-    return {"path": path, "environment": payload.get("environment", {}), "models": models}
-
-
-# --------------------------------------------------------------------------------------------
-# Cropping to the head, for image and mask alike
-# --------------------------------------------------------------------------------------------
-def content_box(image, threshold: float = 0.1, margin: float = 0.02) -> tuple[int, int, int]:
-    """The square ``(top, left, side)`` that :func:`utils.experiments.crop_to_content` cuts out
-    of ``image`` (the same rule, shared through :func:`utils.experiments.content_square`), so
-    that a tumour mask can be cropped exactly like its image."""
-    from .experiments import content_square
-
-    square = content_square(image, threshold, margin)
-    return square if square is not None else (0, 0, max(np.asarray(image).shape[:2]))
-
-
-def crop_square(array, box) -> np.ndarray:
-    """Cut the square ``box = (top, left, side)`` out of a 2-D array, zero-padding outside."""
-    a = np.asarray(array)
-    a = a[..., 0] if a.ndim == 3 else a
-    y0, x0, side = box
-    out = np.zeros((side, side), dtype=a.dtype)
-    sy0, sx0 = max(y0, 0), max(x0, 0)
-    sy1, sx1 = min(y0 + side, a.shape[0]), min(x0 + side, a.shape[1])
-    out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = a[sy0:sy1, sx0:sx1]
-    return out
-
-
-def cropped_mask(image_path, mask_path, size: int) -> np.ndarray:
-    """The tumour mask of ``image_path`` cropped like the image (:func:`content_box`) and
-    resized to ``size`` (nearest neighbour), as booleans; a mask of another size than its image
-    is first resized to the image."""
-    from PIL import Image
-
-    from .data import read_image
-
-    image = read_image(image_path, mode="L")
-    mask = read_image(mask_path, mode="L")
-    if mask.shape != image.shape:
-        mask = np.asarray(Image.fromarray(mask).resize(image.shape[::-1], Image.NEAREST))
-    crop = crop_square(mask, content_box(image))
-    return np.asarray(Image.fromarray(crop).resize((size, size), Image.NEAREST)) > 127

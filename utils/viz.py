@@ -1,4 +1,5 @@
-"""Looking inside a CNN: architecture drawings, receptive fields, filters and feature maps.
+"""Looking inside a CNN: architecture drawings, receptive fields, filters, feature maps and
+Grad-CAM.
 
 * :func:`layered_view` draws a Keras model as stacked boxes (visualkeras, the tool the paper
   used for its figure 11), made safe for Keras 3;
@@ -6,7 +7,10 @@
   by Keras (and checks that the two agree);
 * :func:`receptive_field` computes, layer by layer, how many input pixels one output value sees;
 * :func:`feature_maps` returns what every (or the chosen) layer outputs for one image;
-* :func:`show_filters` and :func:`show_feature_maps` plot them.
+* :func:`show_filters` and :func:`show_feature_maps` plot them;
+* :func:`grad_cam` shows where a classifier's evidence for a class lies (one image or a batch),
+  :func:`overlay_heatmap` draws a map over its image and :func:`cam_share_inside` measures how
+  much of a map falls inside a mask (tumour, lungs).
 """
 from __future__ import annotations
 
@@ -327,3 +331,117 @@ def show_feature_maps(maps: dict, image=None, n: int = 6, size: float = 1.5,
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Grad-CAM
+# --------------------------------------------------------------------------------------------
+def last_conv_layer(model) -> str:
+    """Name of the last layer with a 4-D (image-shaped) output."""
+    for layer in reversed(model.layers):
+        shape = getattr(layer.output, "shape", ())
+        if len(shape) == 4:
+            return layer.name
+    raise ValueError(f"{model.name} has no layer with an image-shaped output")
+
+
+def grad_cam(model, images, layer_name: str | None = None, class_index=None,
+             upsample: bool = True, batch_size: int = 16) -> np.ndarray:
+    """Grad-CAM heatmaps of ``model`` (Selvaraju et al., 2017) for one image or a batch.
+
+    For each image, the gradient of the class score with respect to the feature maps ``A_k`` of
+    ``layer_name`` (default: :func:`last_conv_layer`) is averaged over space to give one weight
+    ``alpha_k`` per channel; the heatmap is ``ReLU(sum_k alpha_k A_k)``, divided by its maximum
+    (at the layer's resolution) so that it lies in [0, 1], and with ``upsample`` resized
+    bilinearly to the image.
+
+    The class score is the *logit* (pre-activation) of the output layer when that is a Dense
+    layer with a sigmoid or softmax, so that a confident prediction (probability near 1) does
+    not make the gradient vanish.  ``class_index``: ``None`` explains the predicted class of each
+    image, a number the same class for every image, a sequence one class per image.  For a
+    single sigmoid output, ``1`` is the positive class (score = logit) and ``0`` the negative one
+    (score = -logit).
+
+    ``images`` are what the model takes (e.g. :func:`utils.transfer.preprocess`-ed): one image
+    (H, W, C) gives one (H, W) map, a batch (N, H, W, C) gives (N, H, W) maps
+    (``upsample=False``: the layer's h x w); ``batch_size`` images go through the network at once.
+    The model must have one output; images do not influence each other's maps.
+    """
+    import keras
+    import tensorflow as tf
+
+    x_all = np.asarray(images, dtype=np.float32)
+    single = x_all.ndim == len(model.inputs[0].shape) - 1
+    if single:
+        x_all = x_all[None]
+    layer_name = layer_name or last_conv_layer(model)
+    last = model.layers[-1]
+    activation = getattr(getattr(last, "activation", None), "__name__", "")
+    use_logit = isinstance(last, keras.layers.Dense) and activation in ("sigmoid", "softmax")
+    out_tensor = last.input if use_logit else model.output
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    probe = keras.Model(inputs, [model.get_layer(layer_name).output, out_tensor])
+    classes = (None if class_index is None
+               else np.broadcast_to(np.asarray(class_index, dtype=np.int64), (len(x_all),)))
+    cams = []
+    for start in range(0, len(x_all), batch_size):
+        x = x_all[start:start + batch_size]
+        chosen = None if classes is None else classes[start:start + len(x)]
+        with tf.GradientTape() as tape:
+            fmap, out = probe(x, training=False)
+            tape.watch(fmap)
+            if use_logit:
+                out = tf.matmul(out, last.kernel) + last.bias
+            out = tf.reshape(out, (len(x), -1))
+            if out.shape[-1] == 1:  # one sigmoid output: class 1 is +logit, class 0 is -logit
+                positive = out[:, 0] >= 0 if chosen is None else tf.constant(chosen == 1)
+                score = tf.reduce_sum(tf.where(positive, out[:, 0], -out[:, 0]))
+            else:
+                idx = tf.argmax(out, axis=1) if chosen is None else tf.constant(chosen)
+                score = tf.reduce_sum(tf.gather(out, idx, axis=1, batch_dims=1))
+        grads = tape.gradient(score, fmap)  # each image's map gets its own score's gradient
+        if grads is None:
+            raise ValueError(f"no gradient flows from the output to {layer_name}")
+        alpha = tf.reduce_mean(grads, axis=(1, 2))  # (n, C): one weight per channel
+        cam = tf.nn.relu(tf.reduce_sum(fmap * alpha[:, None, None, :], axis=-1)).numpy()
+        peak = cam.reshape(len(cam), -1).max(axis=1)[:, None, None]
+        cam = np.where(peak > 0, cam / np.where(peak > 0, peak, 1), 0).astype(np.float32)
+        if upsample:
+            cam = tf.image.resize(cam[..., None], x.shape[1:3], method="bilinear").numpy()[..., 0]
+            cam = np.clip(cam, 0.0, 1.0)
+        cams.append(cam.astype(np.float32))
+    cams = np.concatenate(cams)
+    return cams[0] if single else cams
+
+
+def overlay_heatmap(image, heatmap, alpha: float = 0.45, cmap: str = "jet") -> np.ndarray:
+    """Blend a [0, 1] ``heatmap`` (any size) over ``image`` (gray or RGB, [0, 1] or [0, 255]);
+    returns an RGB float image in [0, 1]."""
+    import matplotlib
+
+    img = np.asarray(image, dtype=np.float32)
+    if img.size and img.max() > 1.5:
+        img = img / 255.0
+    if img.ndim == 2:
+        img = img[..., None]
+    if img.shape[-1] == 1:
+        img = np.repeat(img, 3, axis=-1)
+    heat = np.asarray(heatmap, dtype=np.float32)
+    if heat.shape != img.shape[:2]:
+        from PIL import Image
+
+        heat = np.asarray(Image.fromarray(heat).resize(img.shape[1::-1], Image.BILINEAR))
+    colour = matplotlib.colormaps[cmap](np.clip(heat, 0, 1))[..., :3]
+    return np.clip((1 - alpha) * img + alpha * colour, 0, 1)
+
+
+def cam_share_inside(cams, masks) -> np.ndarray:
+    """Per image, the share of the Grad-CAM mass that lies inside its mask (lungs, tumour).
+
+    ``cams``: (N, H, W) maps of :func:`grad_cam`; ``masks``: the same number of 0/1 masks of
+    the same size.  NaN for a map without any mass.  Compare it with the mask's share of the
+    image: a model that looked anywhere at random would put about that much inside."""
+    c = np.asarray(cams, dtype=np.float64)
+    m = np.asarray(masks, dtype=np.float64).reshape(c.shape)
+    total = c.reshape(len(c), -1).sum(1)
+    return np.where(total > 0, (c * m).reshape(len(c), -1).sum(1) / np.maximum(total, 1e-12), np.nan)

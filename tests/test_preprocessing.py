@@ -1,0 +1,99 @@
+"""Tests of utils.preprocessing: the crop to the head (one square for an image and its mask) and
+the training-time augmentation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from utils import preprocessing
+
+
+def _head(shape=(100, 120), box=(20, 60, 30, 90), value=200):
+    img = np.zeros(shape, np.uint8)
+    r0, r1, c0, c1 = box
+    img[r0:r1, c0:c1] = value
+    return img
+
+
+# ------------------------------------------------------------------------------------------
+# Crop to the head
+# ------------------------------------------------------------------------------------------
+def test_content_box_is_the_padded_square_around_the_largest_bright_region():
+    img = _head()                       # the "head": rows 20-59, columns 30-89 (40 x 60)
+    img[95, 2] = 255                    # an isolated speck: blurred away
+    img[2:6, 100:118] = 255             # a label in the corner: a smaller region, dropped
+    top, left, side = preprocessing.content_box(img)
+    # the 5x5 blur widens the head by 2 pixels on each side: 64 columns, padded by 2 % per end
+    assert side == int(64 * 1.04)
+    assert (top + side // 2, left + side // 2) == (40, 60)  # centred on the head
+    assert preprocessing.content_box(img[..., None]) == (top, left, side)  # (H, W, 1) alike
+    assert preprocessing.content_box(img, margin=0.0) == (40 - 32, 60 - 32, 64)
+
+
+def test_content_box_of_a_blank_image_is_the_whole_image():
+    top, left, side = preprocessing.content_box(np.zeros((30, 40), np.uint8), margin=0.0)
+    assert (top, left, side) == (-5, 0, 40)  # a square, centred on the 30 x 40 image
+
+
+def test_crop_square_pads_outside_the_image_with_zeros():
+    a = np.arange(1, 13, dtype=np.uint8).reshape(3, 4)
+    out = preprocessing.crop_square(a, (-1, 1, 3))
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out, [[0, 0, 0], [2, 3, 4], [6, 7, 8]])
+    np.testing.assert_array_equal(preprocessing.crop_square(a[..., None], (0, 0, 2)), [[1, 2], [5, 6]])
+
+
+def test_crop_to_content_finds_the_bright_region():
+    img = _head()
+    img[95, 2] = 255  # an isolated speck is ignored
+    out = preprocessing.crop_to_content(img)
+    assert out.shape[0] == out.shape[1]
+    assert 60 <= out.shape[0] <= 66
+    assert out.max() == 200
+
+
+def test_one_square_for_the_image_and_its_mask(tmp_path):
+    """The two former uses of the crop rule: crop_to_content cuts an image, cropped_mask cuts the
+    image's mask with the same square, so that the tumour stays where it was."""
+    from PIL import Image
+
+    img = _head((60, 80), (10, 50, 20, 60))  # the "head": a 40x40 bright square
+    mask = np.zeros_like(img)
+    mask[10:30, 20:40] = 255  # top-left quarter of the head
+    Image.fromarray(img).save(tmp_path / "img.png")
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    box = preprocessing.content_box(img)
+    np.testing.assert_array_equal(preprocessing.crop_to_content(img), preprocessing.crop_square(img, box))
+    m = preprocessing.cropped_mask(tmp_path / "img.png", tmp_path / "mask.png", size=40)
+    assert m.shape == (40, 40)
+    assert m[4:16, 4:16].all() and not m[24:, :].any() and not m[:, 24:].any()
+    np.testing.assert_array_equal(m, np.asarray(Image.fromarray(preprocessing.crop_square(mask, box))
+                                                .resize((40, 40), Image.NEAREST)) > 127)
+
+
+def test_crop_on_real_brain_mris(mirror):
+    from utils import data
+
+    for f in data.manifest("brain_mri")["file"].iloc[::25]:
+        img = data.read_image(mirror / "brain_mri" / f, mode="L")
+        out = preprocessing.crop_to_content(img)
+        top, left, side = preprocessing.content_box(img)
+        assert out.shape == (side, side) and out.dtype == img.dtype
+        assert side <= 1.05 * max(img.shape)            # never much more than the image
+        # the crop keeps the bright pixels: nearly all of the image's brightness is inside
+        assert out.astype(float).sum() >= 0.9 * img.astype(float).sum()
+
+
+# ------------------------------------------------------------------------------------------
+# Augmentation
+# ------------------------------------------------------------------------------------------
+def test_augmentation_flips_rotates_and_keeps_the_range():
+    pytest.importorskip("keras")
+    aug = preprocessing.augmentation(rotation=0, zoom=0, translation=0, contrast=0, gamma=0)
+    x = np.random.rand(64, 16, 16, 1).astype(np.float32)
+    out = np.asarray(aug(x, training=True))
+    flipped = np.array([np.allclose(o, a[:, ::-1], atol=1e-5) for o, a in zip(out, x)])
+    same = np.array([np.allclose(o, a, atol=1e-5) for o, a in zip(out, x)])
+    assert (flipped | same).all() and 10 < flipped.sum() < 54  # about half are mirrored
+    full = np.asarray(preprocessing.augmentation()(x, training=True))
+    assert full.shape == x.shape and full.min() >= 0 and full.max() <= 1

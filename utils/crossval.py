@@ -1,0 +1,437 @@
+"""Cross-validation: train and test a model on every fold of a grouped, stratified K-fold split.
+
+* :func:`fold_splits` - the folds (:func:`utils.splits.grouped_kfold` on the data's groups);
+* :func:`run_cv` - any Keras model builder (e.g. :func:`utils.cnn.paper_cnn`), optionally with a
+  grouped inner validation split for early stopping, class weights, a cosine learning-rate
+  schedule and test-time augmentation;
+* :func:`run_transfer_cv` - a pretrained backbone (:mod:`utils.transfer`): a new head on cached
+  frozen features, or its top blocks fine-tuned on cached augmented views;
+* :class:`CVResult` - what both return: one row per fold and the out-of-fold probability of
+  every image;
+* :func:`summarise` (mean, SD and t-interval of each metric over the folds) and
+  :func:`comparison_table` (one row per model).
+
+Every split is checked (:func:`utils.splits.check_split`): no image and no near-duplicate group
+may be on both sides.  The metrics of a fold are :func:`utils.metrics.binary_metrics`.
+
+Typical use::
+
+    from utils import cnn, crossval, datasets
+    data = datasets.load_brain_mri(size=128)
+    res = crossval.run_cv(cnn.paper_cnn, data, folds=5, epochs=10)
+    res.folds                        # one row per fold: accuracy, auc, sensitivity, ...
+    crossval.summarise(res.folds)    # mean, SD and t-based 95 % CI of the fold mean
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import config, splits, transfer
+from .metrics import binary_metrics, t_interval, wilson_ci
+
+#: The metric columns of a fold table (the keys of :func:`utils.metrics.binary_metrics` that are
+#: rates); :func:`summarise` and :func:`comparison_table` summarise them.
+METRICS = ("accuracy", "auc", "sensitivity", "specificity")
+
+
+@dataclass
+class CVResult:
+    """What :func:`run_cv` and :func:`run_transfer_cv` return; unpacks as
+    ``folds, oof = run_cv(...)``.
+
+    ``folds``: one row per fold (fold, n_train, n_val, n_test, epochs, accuracy, auc,
+    sensitivity, specificity, tp, fn, tn, fp, seconds). ``oof``: the out-of-fold probability of
+    every image (each image is in exactly one test fold). ``fold_of``: its test fold.
+    ``histories``: the Keras history dict of each fold.
+    """
+
+    folds: object
+    oof: np.ndarray
+    fold_of: np.ndarray
+    histories: list = field(default_factory=list)
+    name: str = ""
+
+    def __iter__(self):
+        return iter((self.folds, self.oof))
+
+    def overall(self, y, threshold: float = 0.5) -> dict:
+        """Metrics of the pooled out-of-fold predictions (all images at once)."""
+        return binary_metrics(y, self.oof, threshold)
+
+
+def fold_splits(data, folds=5, seed: int = 42):
+    """``folds`` as a list of (train, test) index arrays: a number means
+    :func:`utils.splits.grouped_kfold` on ``data.y`` and ``data.groups``."""
+    if isinstance(folds, int):
+        return splits.grouped_kfold(data.y, data.groups, n_splits=folds, seed=seed)
+    return [(np.asarray(tr), np.asarray(te)) for tr, te in folds]
+
+
+def run_cv(build_fn, data, folds=5, epochs: int = 10, batch_size: int = 32, seed: int = 42,
+           inner_val: float | None = None, patience: int = 8, min_epochs: int = 0,
+           tta: bool = False, drop_remainder: bool = False, class_weight=None,
+           lr_schedule: str | None = None, check_groups: bool = True, verbose: int = 0,
+           name: str = "", callbacks=None, progress=None) -> CVResult:
+    """Train and test ``build_fn()`` on each fold of a grouped, stratified K-fold split.
+
+    ``data`` is a :class:`utils.datasets.ImageSet`; ``folds`` is a number of folds (split by
+    :func:`utils.splits.grouped_kfold` on ``data.groups`` with ``seed``) or an explicit list of
+    ``(train_idx, test_idx)``.  Every split is checked: no image and (``check_groups``) no
+    duplicate group may be on both sides.
+
+    ``inner_val`` (e.g. 0.2) carves a *grouped* validation split out of each training fold and
+    stops early on its loss (``patience`` epochs, best weights restored, not before
+    ``min_epochs``); without it the model trains exactly ``epochs`` epochs, as in the paper.
+    ``tta`` averages the predictions of each test image and its left-right mirror image.
+    ``drop_remainder`` reshuffles every epoch and drops the last, incomplete batch: with
+    BatchNormalization a final batch of two or three images would pull the moving averages
+    far off (the paper's CNN has no BatchNormalization and trains on every batch, as Keras'
+    ``fit`` does by default). ``class_weight="balanced"`` weights each class by the inverse of
+    its share in the training part (or pass a dict as to Keras). ``lr_schedule="cosine"``
+    lowers the learning rate from the optimizer's initial value along a half cosine to 5 % of it
+    at the last epoch, so the weights settle instead of jumping around until training stops.
+    Models are seeded with ``seed + fold``, so a run is repeatable on one machine.
+    ``progress`` (optional) is called with each fold's result row.
+    """
+    import keras
+    import pandas as pd
+
+    X, y, groups = data.X, np.asarray(data.y), np.asarray(data.groups)
+    fold_list = fold_splits(data, folds, seed)
+    oof = np.full(len(y), np.nan)
+    fold_of = np.full(len(y), -1)
+    rows, histories = [], []
+    for k, (train, test) in enumerate(fold_list):
+        splits.check_split(train, test, groups if check_groups else None)
+        config.seed_everything(seed + k)
+        start = time.perf_counter()
+        fit_idx, val_idx = train, None
+        cbs = list(callbacks or [])
+        if inner_val:
+            inner_tr, inner_va = splits.grouped_holdout(y[train], groups[train], inner_val,
+                                                        seed=seed + k)
+            fit_idx, val_idx = train[inner_tr], train[inner_va]
+            splits.check_split(fit_idx, val_idx, groups)
+            cbs.append(keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=patience, restore_best_weights=True,
+                start_from_epoch=min_epochs))
+        model = build_fn()
+        if lr_schedule == "cosine":
+            cbs.append(_cosine_callback(float(model.optimizer.learning_rate.numpy()), epochs))
+        elif lr_schedule is not None:
+            raise ValueError(f"lr_schedule must be None or 'cosine', not {lr_schedule!r}")
+        train_data = {"x": X[fit_idx], "y": y[fit_idx], "batch_size": batch_size}
+        if drop_remainder:
+            train_data = {"x": _batches(X[fit_idx], y[fit_idx], batch_size, seed + k),
+                          "shuffle": False}
+        weights = class_weight
+        if isinstance(class_weight, str) and class_weight == "balanced":
+            counts = np.bincount(y[fit_idx].astype(int), minlength=2)
+            weights = {c: len(fit_idx) / (2.0 * counts[c]) for c in (0, 1)}
+        history = model.fit(
+            **train_data, epochs=epochs, verbose=verbose, class_weight=weights,
+            validation_data=None if val_idx is None else (X[val_idx], y[val_idx]),
+            callbacks=cbs)
+        prob = predict(model, X[test], tta=tta)
+        seconds = time.perf_counter() - start
+        oof[test], fold_of[test] = prob, k
+        row = {"fold": k, "n_train": len(fit_idx), "n_val": 0 if val_idx is None else len(val_idx),
+               "n_test": len(test), "epochs": len(history.history["loss"])}
+        row.update(binary_metrics(y[test], prob))
+        row["seconds"] = seconds
+        rows.append(row)
+        histories.append(history.history)
+        if progress is not None:
+            progress(row)
+        keras.backend.clear_session()
+    return CVResult(pd.DataFrame(rows), oof, fold_of, histories, name)
+
+
+def _cosine_callback(initial: float, epochs: int, floor: float = 0.05):
+    import keras
+
+    def rate(epoch, lr):
+        return initial * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs - 1, 1))))
+
+    return keras.callbacks.LearningRateScheduler(rate)
+
+
+def _batches(X, y, batch_size: int, seed: int):
+    """A tf.data pipeline: reshuffled every epoch, full batches only."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((X, y.astype("float32")))
+    ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(2)
+
+
+def predict(model, X, tta: bool = False, batch_size: int = 64) -> np.ndarray:
+    """Probabilities of class 1 for the images (or cached features) ``X``; ``tta`` averages
+    with the left-right mirrored images.
+
+    Calls the model directly in inference mode, batch by batch: ``model.predict`` would trace
+    a new graph for every fold's model (and warn about "retracing" from the fifth on).
+    """
+    def once(images):
+        out = [np.asarray(model(images[i:i + batch_size], training=False)).ravel()
+               for i in range(0, len(images), batch_size)]
+        return np.concatenate(out) if out else np.zeros(0)
+
+    X = np.asarray(X, dtype=np.float32)
+    prob = once(X)
+    if tta:
+        prob = (prob + once(X[:, :, ::-1])) / 2
+    return prob
+
+
+# ------------------------------------------------------------------------------------------
+# Transfer learning
+# ------------------------------------------------------------------------------------------
+def run_transfer_cv(data, folds=5, mode: str = "features", head: str = "light",
+                    epochs: int | None = None, batch_size: int = 32,
+                    learning_rate: float | None = None, seed: int = 42, n_blocks: int = 6,
+                    n_views: int = 6, warmup_epochs: int = 0, dropout: float = 0.3,
+                    tta: bool | None = None, features: transfer.Features | None = None,
+                    views: transfer.Views | None = None, keep_models: bool = False,
+                    progress=None, verbose: bool = True):
+    """Grouped K-fold cross-validation of a transfer model on ``data`` (an ImageSet).
+
+    ``mode="features"``: the backbone is frozen; its features are computed once
+    (:func:`utils.transfer.extract_features`, cached) and only a new head is trained per fold:
+    ``head="paper"`` (Flatten -> 256 -> 128 -> 1 on the 7x7x1280 map, as the paper) or
+    ``head="light"`` (dropout -> Dense(1) on the pooled 1280 features).  Defaults: 10 epochs
+    at 1e-3 for the paper head (the 10 epochs of the author's code), 60 for the light head.
+
+    ``mode="finetune"``: the last ``n_blocks`` Lite0 blocks are unfrozen (:func:`utils.transfer.fine_tune`:
+    BatchNorm in inference mode, low learning rate, default 3e-4) with the light head; each epoch
+    shows every training image as one of ``n_views`` cached augmented views
+    (:func:`utils.transfer.frozen_views`).  ``warmup_epochs`` first train the head alone at 1e-3.
+
+    ``tta`` (default: on for fine-tuning) averages the predictions of each test image and its
+    mirror image.  ``folds`` is a number (split by :func:`utils.splits.grouped_kfold` with
+    ``seed``) or a list of (train, test); every split is checked for group leakage.
+
+    Returns a :class:`CVResult`: ``folds`` (one row per fold: fold, backbone,
+    model, n_train, n_val, n_test, epochs, accuracy, auc, sensitivity, specificity, tp, fn, tn,
+    fp, seconds), ``oof`` (out-of-fold probabilities), ``fold_of``, ``histories`` and ``name``;
+    plus ``setup_seconds`` (feature or view extraction) and, with ``keep_models``, ``models``:
+    one flat image -> probability Keras model per fold (input: :func:`utils.transfer.preprocess`-ed images).
+    """
+    import keras
+    import pandas as pd
+
+    if mode not in ("features", "finetune"):
+        raise ValueError(f"mode must be 'features' or 'finetune', not {mode!r}")
+    if head not in ("paper", "light"):
+        raise ValueError(f"head must be 'paper' or 'light', not {head!r}")
+    y, groups = np.asarray(data.y).astype(int), np.asarray(data.groups)
+    size = int(np.shape(data.X)[1])
+    fold_list = fold_splits(data, folds, seed)
+    tta = (mode == "finetune") if tta is None else tta
+    start_setup = time.perf_counter()
+    if mode == "features":
+        kind = "map" if head == "paper" else "pooled"
+        if features is None:
+            features = transfer.extract_features(data, kind=kind, verbose=verbose)
+        elif features.kind != kind:
+            raise ValueError(f"the {head} head needs {kind} features, got {features.kind}")
+        F = features.values
+        F_mirror = None
+        if tta:
+            mirrored = type(data)(data.X[:, :, ::-1], data.y, data.groups, None) \
+                if hasattr(data, "table") else data[:, :, ::-1]
+            F_mirror = transfer.extract_features(mirrored, kind=kind, verbose=verbose).values
+        epochs = epochs or (10 if head == "paper" else 60)
+        learning_rate = learning_rate or 1e-3
+        label = f"{transfer.backbone_name(features.backbone)}, frozen, {head} head"
+        backbone_key = features.backbone
+    else:
+        if head != "light":
+            raise ValueError("fine-tuning uses the light head (the paper head's 16 M weights "
+                             "on 200 images would drown the backbone's updates)")
+        probe = transfer.build_classifier(size, head="light", weights=None)
+        blocks = transfer.fine_tune(probe, n_blocks)
+        split = transfer.split_layer(probe, blocks[0])
+        if views is None:
+            views = transfer.frozen_views(data, split, n_views=n_views, seed=seed, verbose=verbose)
+        elif views.split != split:
+            raise ValueError(f"views end at {views.split}, but unfreezing {n_blocks} blocks "
+                             f"needs them to end at {split}")
+        n_views = views.values.shape[1]
+        epochs = epochs or 15
+        learning_rate = learning_rate or 3e-4
+        label = (f"{transfer.backbone_name()}, fine-tuned ({blocks[0]}..{blocks[-1]} unfrozen), "
+                 f"light head")
+        backbone_key = transfer.BACKBONE
+        del probe
+        keras.backend.clear_session()
+    setup_seconds = time.perf_counter() - start_setup
+
+    oof = np.full(len(y), np.nan)
+    fold_of = np.full(len(y), -1)
+    rows, histories, models = [], [], []
+    for k, (train, test) in enumerate(fold_list):
+        splits.check_split(train, test, groups)
+        config.seed_everything(seed + k)
+        start = time.perf_counter()
+        if mode == "features":
+            model = (transfer.paper_head(F.shape[1:], learning_rate) if head == "paper"
+                     else transfer.light_head(F.shape[1:], dropout, learning_rate))
+            hist = model.fit(F[train], y[train], epochs=epochs, batch_size=batch_size,
+                             verbose=0, shuffle=True).history
+            prob = predict(model, F[test])
+            if tta:
+                prob = (prob + predict(model, F_mirror[test])) / 2
+            if keep_models:
+                models.append(_attach_head(model, size, head))
+        else:
+            model, hist, prob = _fine_tune_fold(views.values, y, train, test, n_blocks, epochs,
+                                                batch_size, learning_rate, warmup_epochs,
+                                                dropout, tta, seed + k, size)
+            if keep_models:
+                models.append(model)
+        seconds = time.perf_counter() - start
+        oof[test], fold_of[test] = prob, k
+        row = {"fold": k, "backbone": transfer.backbone_name(backbone_key), "model": label,
+               "n_train": len(train), "n_val": 0, "n_test": len(test),
+               "epochs": epochs + (warmup_epochs if mode == "finetune" else 0)}
+        row.update(binary_metrics(y[test], prob))
+        row["seconds"] = seconds
+        rows.append(row)
+        histories.append(hist)
+        if progress is not None:
+            progress(row)
+        if not keep_models:
+            keras.backend.clear_session()
+    result = CVResult(pd.DataFrame(rows), oof, fold_of, histories, label)
+    result.setup_seconds = setup_seconds
+    result.backbone = transfer.backbone_name(backbone_key)
+    result.models = models
+    return result
+
+
+def _clone_layer(layer):
+    """A new layer with ``layer``'s configuration (so each model owns its nodes); the weights
+    are copied once the clone is built."""
+    return layer.__class__.from_config(layer.get_config())
+
+
+def _attach_head(head_model, size: int, head: str):
+    """A flat image -> probability model: the frozen Lite0 with a trained feature-space head.
+
+    The head's layers are copied (configuration and weights), so that the new model is the
+    only user of its layers (:func:`utils.viz.grad_cam` reads the output layer's input).
+    """
+    import keras
+
+    base = transfer.lite0_backbone(size)
+    x = base.output
+    if head == "light":
+        x = keras.layers.GlobalAveragePooling2D(name="head_gap")(x)
+    pairs = []
+    for layer in head_model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        clone = _clone_layer(layer)
+        x = clone(x)
+        pairs.append((clone, layer))
+    for clone, layer in pairs:
+        clone.set_weights(layer.get_weights())
+    model = keras.Model(base.input, x, name=f"lite0_{head}_head")
+    for layer in model.layers:
+        layer.trainable = False
+    return model
+
+
+def _fine_tune_fold(Z, y, train, test, n_blocks, epochs, batch_size, learning_rate,
+                    warmup_epochs, dropout, tta, seed, size):
+    """Train one fold's fine-tuned model on cached views; return (flat model, history, prob)."""
+    import keras
+
+    config.seed_everything(seed)
+    model = transfer.build_classifier(size, head="light", dropout=dropout)
+    blocks = transfer.fine_tune(model, n_blocks, learning_rate)
+    split = transfer.split_layer(model, blocks[0])
+    top = transfer.trainable_part(model, split)
+    rng = np.random.default_rng(seed)
+    history = {"loss": [], "accuracy": []}
+
+    def run(n_epochs):
+        for _ in range(n_epochs):
+            view = rng.integers(0, Z.shape[1], len(train))
+            h = top.fit(Z[train, view], y[train], epochs=1, batch_size=batch_size, verbose=0,
+                        shuffle=True)
+            history["loss"] += h.history["loss"]
+            history["accuracy"] += h.history["accuracy"]
+
+    if warmup_epochs:
+        frozen = [layer for layer in top.layers if not layer.name.startswith("head_")]
+        for layer in frozen:
+            layer.trainable = False
+        top.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy",
+                    metrics=["accuracy"])
+        run(warmup_epochs)
+        transfer.fine_tune(model, n_blocks, learning_rate)  # unfreeze again, BN stays frozen
+    top.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
+                metrics=["accuracy"])
+    run(epochs)
+    prob = predict(top, Z[test, 0])
+    if tta:
+        prob = (prob + predict(top, Z[test, 1])) / 2
+    for layer in model.layers:
+        layer.trainable = False
+    return model, history, prob
+
+
+# ------------------------------------------------------------------------------------------
+# Summaries
+# ------------------------------------------------------------------------------------------
+def summarise(df, columns=METRICS, confidence: float = 0.95):
+    """Mean, SD (n-1), min, max and a t-based CI of the mean for each metric column.
+
+    ``df`` is a per-fold (or per-seed) DataFrame; columns it lacks are skipped. The CI is
+    ``mean +/- t(0.975, n-1) * SD / sqrt(n)``: it describes the uncertainty of the *mean over
+    folds*, and treats folds as independent, which they are not quite (their training sets
+    overlap), so it is if anything too narrow.
+    """
+    import pandas as pd
+
+    rows = {}
+    for col in columns:
+        if col not in df:
+            continue
+        v = df[col].astype(float).dropna()
+        lo, hi = t_interval(v, confidence)
+        rows[col] = {"n": len(v), "mean": v.mean(), "sd": v.std(ddof=1) if len(v) > 1 else float("nan"),
+                     "min": v.min(), "max": v.max(), "ci_low": lo, "ci_high": hi}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def comparison_table(results, y=None):
+    """A table to compare models: one row per :class:`CVResult` in ``results`` (model name,
+    backbone, mean and SD of each of :data:`METRICS` over the folds, total seconds) and, given
+    the labels ``y``, the pooled out-of-fold accuracy with its Wilson 95 % interval.
+
+    (Not the results page's table, :func:`utils.report.summary_table`, which reads every
+    chapter's saved results.)"""
+    import pandas as pd
+
+    rows = []
+    for res in results:
+        f = res.folds
+        row = {"model": getattr(res, "name", ""), "backbone": getattr(res, "backbone", "")}
+        for m in METRICS:
+            row[f"{m} mean"] = f[m].mean()
+            row[f"{m} sd"] = f[m].std(ddof=1)
+        if y is not None:
+            correct = int(((np.asarray(res.oof) >= 0.5) == np.asarray(y)).sum())
+            lo, hi = wilson_ci(correct, len(y))
+            row["pooled accuracy"] = correct / len(y)
+            row["Wilson 95% CI"] = f"{lo:.3f}-{hi:.3f}"
+        row["seconds"] = f["seconds"].sum() + getattr(res, "setup_seconds", 0.0)
+        rows.append(row)
+    return pd.DataFrame(rows)

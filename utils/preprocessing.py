@@ -1,0 +1,220 @@
+"""Preprocessing: what is done to an image before a model sees it.
+
+* **Crop to the head** (:func:`content_box`, :func:`crop_square`, :func:`crop_to_content`,
+  :func:`load_brain_cropped`, :func:`cropped_mask`).  The brain MRIs come with black borders of
+  every width, so after a plain resize the head fills anything from a third to all of the frame.
+  One rule, :func:`content_box`, finds the square around the head; the same square cuts an image
+  and its tumour mask alike.  It uses no label: every image is treated the same way.
+* **Augmentation** (:func:`augmentation`): random left-right flips, small rotations, zooms,
+  shifts and contrast/gamma changes, as Keras layers that act only while training.
+
+The input scaling of the pretrained backbones (:func:`utils.backbones.lite0_preprocess`,
+:func:`utils.transfer.preprocess`) is part of the backbones' weights and lives with them.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import data, datasets
+
+
+# ------------------------------------------------------------------------------------------
+# Crop to the head
+# ------------------------------------------------------------------------------------------
+def content_box(image, threshold: float = 0.1, margin: float = 0.02) -> tuple[int, int, int]:
+    """The square ``(top, left, side)`` around an image's bright content (the head).
+
+    Pixels brighter than ``threshold`` x the 99th percentile after a 5x5 blur (which ignores
+    isolated specks) count as content; only the largest connected region counts, so text,
+    rulers and corner labels drop out.  The square is centred on that region's bounding box and
+    its side is the box's longer side, padded by ``margin`` on each end.  It may reach past the
+    image's edges (:func:`crop_square` fills those parts with zeros).  A blank image gives the
+    square around the whole image.
+
+    :func:`crop_to_content` cuts this square out of an image, :func:`cropped_mask` cuts the same
+    square out of the image's tumour mask, so that the two stay aligned.
+    """
+    from scipy import ndimage
+
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim == 3:
+        img = img[..., 0]
+    smooth = ndimage.uniform_filter(img, size=5)
+    top = np.percentile(smooth, 99)
+    mask = smooth > threshold * top if top > 0 else np.ones_like(img, bool)
+    lab, n = ndimage.label(mask)
+    if n > 1:
+        sizes = ndimage.sum(mask, lab, index=np.arange(1, n + 1))
+        mask = lab == (1 + int(np.argmax(sizes)))
+    rows, cols = np.nonzero(mask)
+    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    side = int(max(r1 - r0, c1 - c0) * (1 + 2 * margin))
+    return int((r0 + r1) // 2 - side // 2), int((c0 + c1) // 2 - side // 2), side
+
+
+def crop_square(array, box) -> np.ndarray:
+    """Cut the square ``box = (top, left, side)`` out of a 2-D array, zero-padding outside.
+
+    A 3-D array (H, W, C) is cut from its first channel; the result keeps the array's dtype.
+    """
+    a = np.asarray(array)
+    a = a[..., 0] if a.ndim == 3 else a
+    y0, x0, side = box
+    out = np.zeros((side, side), dtype=a.dtype)
+    sy0, sx0 = max(y0, 0), max(x0, 0)
+    sy1, sx1 = min(y0 + side, a.shape[0]), min(x0 + side, a.shape[1])
+    out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = a[sy0:sy1, sx0:sx1]
+    return out
+
+
+def crop_to_content(image, threshold: float = 0.1, margin: float = 0.02) -> np.ndarray:
+    """Crop a grayscale image to the square around its bright content (:func:`content_box`).
+
+    After this crop the head fills the frame in every brain MRI, whatever the width of its
+    black border.  A preprocessing step that uses no label, applied to every image alike.
+    """
+    return crop_square(image, content_box(image, threshold, margin))
+
+
+def load_brain_cropped(size: int = 96, subset: int | None = None, seed: int = 42):
+    """:func:`utils.datasets.load_brain_mri`, but each image cropped to the head first.
+
+    Same order, labels, groups and table as the uncropped set; X is (N, size, size, 1) in [0, 1].
+    """
+    from PIL import Image
+
+    base = datasets.load_brain_mri(size=8, subset=subset, seed=seed)  # table, y, groups
+    arrays = []
+    for path in base.table["path"]:
+        crop = crop_to_content(data.read_image(path, mode="L"))
+        arrays.append(np.asarray(Image.fromarray(crop).resize((size, size), Image.BILINEAR)))
+    X = (np.stack(arrays).astype(np.float32) / 255.0)[..., None]
+    return datasets.ImageSet(X, base.y, base.groups, base.table, base.classes)
+
+
+def cropped_mask(image_path, mask_path, size: int) -> np.ndarray:
+    """The tumour mask of ``image_path`` cropped like the image (the square of
+    :func:`content_box` of the image) and resized to ``size`` (nearest neighbour), as booleans;
+    a mask of another size than its image is first resized to the image."""
+    from PIL import Image
+
+    image = data.read_image(image_path, mode="L")
+    mask = data.read_image(mask_path, mode="L")
+    if mask.shape != image.shape:
+        mask = np.asarray(Image.fromarray(mask).resize(image.shape[::-1], Image.NEAREST))
+    crop = crop_square(mask, content_box(image))
+    return np.asarray(Image.fromarray(crop).resize((size, size), Image.NEAREST)) > 127
+
+
+# ------------------------------------------------------------------------------------------
+# Augmentation
+# ------------------------------------------------------------------------------------------
+def augmentation(rotation: float = 15.0, zoom: float = 0.1, translation: float = 0.05,
+                 flip: bool = True, contrast: float = 0.2, gamma: float = 0.2,
+                 name: str = "augment"):
+    """Random left-right flips, small rotations, zooms, shifts and contrast/gamma changes.
+
+    Active only while training. The geometric part is **one** affine resampling per image
+    (:class:`RandomAffine`) rather than a chain of Keras' RandomRotation, RandomZoom and
+    RandomTranslation: each of those interpolates again, and three interpolations blur the
+    training images visibly, so the network would be trained on blurred and tested on sharp
+    images.  Axial brain slices are roughly left-right symmetric, so a horizontal flip gives a
+    new plausible image (a vertical flip would not).  ``rotation`` is in degrees, ``zoom`` and
+    ``translation`` are fractions of the image size, ``contrast`` and ``gamma`` are the ranges of
+    the random contrast factor and of the gamma exponent around 1.
+    """
+    import keras
+
+    affine, intensity = _augmentation_layers()
+    parts = [affine(rotation, zoom, translation, flip, name=f"{name}_affine")]
+    if contrast or gamma:
+        parts.append(intensity(contrast, gamma, name=f"{name}_intensity"))
+    return keras.Sequential(parts, name=name)
+
+
+@functools.lru_cache(maxsize=None)
+def _augmentation_layers():
+    """The two custom Keras layers, defined on first use (keeps TensorFlow out of imports)."""
+    import math as _m
+
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="dlbi")
+    class RandomAffine(keras.layers.Layer):
+        def __init__(self, rotation=15.0, zoom=0.1, translation=0.05, flip=True, seed=None,
+                     **kwargs):
+            super().__init__(**kwargs)
+            self.rotation, self.zoom = float(rotation), float(zoom)
+            self.translation, self.flip, self.seed = float(translation), bool(flip), seed
+            self.seed_generator = keras.random.SeedGenerator(seed)
+
+        def call(self, x, training=None):
+            if not training:
+                return x
+            n = ops.shape(x)[0]
+            h, w = ops.shape(x)[1], ops.shape(x)[2]
+            hf, wf = ops.cast(h, "float32"), ops.cast(w, "float32")
+            u = lambda lo, hi: keras.random.uniform((n,), lo, hi, seed=self.seed_generator)  # noqa: E731
+            angle = u(-self.rotation, self.rotation) * (_m.pi / 180.0)
+            scale = ops.exp(u(_m.log(1 - self.zoom), _m.log(1 + self.zoom))) if self.zoom else ops.ones((n,))
+            sign = ops.where(u(0.0, 1.0) < 0.5, -1.0, 1.0) if self.flip else ops.ones((n,))
+            tx = u(-self.translation, self.translation) * wf
+            ty = u(-self.translation, self.translation) * hf
+            cos, sin = ops.cos(angle) / scale, ops.sin(angle) / scale
+            # output pixel (x, y) -> input pixel: rotate/zoom about the centre, flip x, shift
+            a0, a1, b0, b1 = cos * sign, -sin, sin * sign, cos
+            cx, cy = (wf - 1) / 2, (hf - 1) / 2
+            a2 = cx - a0 * cx - a1 * cy + tx
+            b2 = cy - b0 * cx - b1 * cy + ty
+            zeros = ops.zeros_like(a0)
+            transform = ops.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+            return ops.image.affine_transform(x, transform, interpolation="bilinear",
+                                              fill_mode="constant", fill_value=0.0)
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+        def get_config(self):
+            return {**super().get_config(), "rotation": self.rotation, "zoom": self.zoom,
+                    "translation": self.translation, "flip": self.flip, "seed": self.seed}
+
+    @keras.saving.register_keras_serializable(package="dlbi")
+    class RandomIntensity(keras.layers.Layer):
+        def __init__(self, contrast=0.2, gamma=0.2, seed=None, **kwargs):
+            super().__init__(**kwargs)
+            self.contrast, self.gamma, self.seed = float(contrast), float(gamma), seed
+            self.seed_generator = keras.random.SeedGenerator(seed)
+
+        def call(self, x, training=None):
+            if not training:
+                return x
+            n = ops.shape(x)[0]
+            shape = (n, 1, 1, 1)
+            if self.gamma:
+                g = ops.exp(keras.random.uniform(shape, -self.gamma, self.gamma,
+                                                 seed=self.seed_generator))
+                x = ops.power(ops.clip(x, 1e-6, 1.0), g)
+            if self.contrast:
+                f = keras.random.uniform(shape, 1 - self.contrast, 1 + self.contrast,
+                                         seed=self.seed_generator)
+                mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
+                x = (x - mean) * f + mean
+            return ops.clip(x, 0.0, 1.0)
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+        def get_config(self):
+            return {**super().get_config(), "contrast": self.contrast, "gamma": self.gamma,
+                    "seed": self.seed}
+
+    return RandomAffine, RandomIntensity
+
+
+def __getattr__(name):  # ``preprocessing.RandomAffine`` and ``preprocessing.RandomIntensity``
+    if name in ("RandomAffine", "RandomIntensity"):
+        return dict(zip(("RandomAffine", "RandomIntensity"), _augmentation_layers()))[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
