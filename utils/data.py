@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-DATASETS = ("brain_mri", "brain_mri_masks", "chest_xray")
+DATASETS = ("brain_mri", "brain_mri_masks", "chest_xray", "brain_mri_external", "ixi_t1")
 MIRROR_ENV = "DLBI_DATA_MIRROR"
 CACHE_ENV = "DLBI_CACHE"
 OFFLINE_ENV = "DLBI_OFFLINE"
