@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from utils import data  # noqa: E402
+from utils import data, datasets  # noqa: E402
 
 OUT = ROOT / "book" / "data.md"
 
@@ -58,12 +58,69 @@ PROBLEMS = {
 - **Lung masks.** v7labs masks: 0 background, 255 lung, 127 "ignore" (devices, text). lungVAE masks
   are automatic predictions, not ground truth.
 - **Licences differ per image** ({image_licences}): see the manifest.""",
+    "brain_mri_external": """**Known problems.**
+- **"Independent" public sets recycle each other's images.** The tumour-free class of the source
+  collection (`notumor`, from Br35H and SARTAJ) is almost entirely copies of `brain_mri/no`:
+  96 of those 98 images reappear there, a median of 16 times each (up to 71), re-encoded,
+  re-cropped or contrast-altered, and 19 of its meningioma images are copies of `brain_mri/yes`
+  images. An external test that ignores this tests on training images. Every candidate was
+  compared with all 253 `brain_mri` images (sha256, dHash of the image and of the head crop,
+  correlations of thumbnails, over 8 orientations and several crops; see the mirror's
+  README.md) and every near-copy was removed, which is why only {n_no} tumour-free images are left.
+- **{n_no} "no" images only**, {n_no_views}, each of another size: too few
+  for a specificity, an accuracy or an AUC. `load_brain_mri_external` leaves them out by
+  default; its tumour-free images are the axial IXI slices (`ixi_t1`).
+- **Mostly coronal and sagittal.** 287 of the 300 tumour images are 512x512 figshare-style
+  slices; by a look at thumbnails of all 300, only about 25 are axial (1 glioma, about 10
+  meningiomas, about 13 pituitary tumours), the rest coronal or sagittal, while the `brain_mri`
+  images are almost all axial. (Probably a side effect of the copy removal: the loose tests also
+  dropped axial candidates that merely resembled a `brain_mri` slice.) The views are not
+  annotated in the manifest.
+- **Class is confounded with source, size and view.** The healthy images of the external test
+  come from another collection, hospital and scanner (IXI: 2 mm axial slices). A model can tell
+  the external classes apart by source, size, resolution or view alone: keep preprocessing the
+  same for both, report sensitivity on the tumours and specificity on the healthy slices
+  separately, and measure the shortcut.
+- **Patients repeat.** The source has no patient ids and figshare gives several slices per
+  patient; only near-identical slices were removed. Near-duplicate groups (dHash within
+  {max_distance} bits) link just 4 pairs of neighbouring slices; more slices of one patient
+  remain, and patients of `brain_mri` may appear through other slices.
+- **Labels are the source's.** The subtypes come from three collections and were not checked by a
+  radiologist; treat `source_class` as the source's label, not ground truth.
+- **Not the Kaggle files.** The GitHub copy holds the uploader's grayscale re-encodings (probably
+  CLAHE-enhanced). `yes/Tr-me_1076.jpg` is the source of that repository's 198 augmented
+  meningioma files: never train on its `AugTraining/` folder when testing on this set.
+- **Licence.** The GitHub copy states none. Kaggle lists the collection as CC0-1.0; it combines
+  figshare (Cheng et al., CC BY 4.0), SARTAJ and Br35H, whose own terms apply. The Kaggle page
+  and the original sources are the authority; credit figshare / Cheng et al.""",
+    "ixi_t1": """**Known problems.**
+- **Not the original IXI files.** The NiChart project resampled them to 2 mm; this is a seeded
+  random subset of the 185 volumes in its repository,
+  {n_sites}: one site, one scanner (Philips 3 T). Skull and neck
+  are present; intensities are floats on no fixed scale (the loader scales each slice to 8 bit
+  by the {percentile:g}th percentile of its head voxels).
+- **Another resolution than the tumour images.** Axial planes of 90 x 120 voxels of 2 mm against
+  the 512x512 tumour slices: resolution differs by class in the external test, a shortcut to
+  audit.
+- **Healthy volunteers, not patients.** "No tumour" here means a healthy brain scanned for
+  research, not a patient scanned for a suspected tumour: an easier negative class than a clinic
+  sees.
+- **Slices of one subject are not independent.** The loader takes {n_levels} axial slices per
+  subject ({levels} mm below the vertex, around the lateral ventricles); group them by
+  subject.
+- Age and sex are known for {n_age} of the {n_subjects} subjects.
+- **Licence CC BY-SA 3.0.** Attribute the IXI data set (Imperial College London). Share-alike:
+  data derived from it (slices, resampled volumes, figures showing them) must be shared under the
+  same licence.""",
 }
 
 TITLES = {
     "brain_mri": "Brain MRI Images for Brain Tumor Detection",
     "brain_mri_masks": "Tumour masks for the brain MRI set",
     "chest_xray": "Chest X-rays: COVID-19, normal and viral pneumonia, with lung masks",
+    "brain_mri_external": "External brain tumour MRIs: glioma, meningioma, pituitary, from a "
+                          "copy of the Kaggle Brain Tumor MRI Dataset",
+    "ixi_t1": "External healthy brains: IXI T1 volumes (2 mm copy)",
 }
 
 
@@ -95,6 +152,24 @@ def _licences(m) -> str:
     return ", ".join(sorted({lic.split(" (")[0].strip() for lic in rows["licence"]}))
 
 
+def _external_facts(m) -> dict:
+    """Numbers of the two external sets' prose, from their manifests and the loader's constants."""
+    if "source_class" in m:
+        no = m.loc[m["label"] == "no", "file"]
+        views = no.map(datasets.EXTERNAL_NO_VIEWS).fillna("view unknown").value_counts()
+        return {"n_no": len(no), "max_distance": datasets.EXTERNAL_MAX_DISTANCE,
+                "n_no_views": ", ".join(f"{n} {v}" for v, n in views.items())}
+    if "subject" in m:
+        sites = m.groupby("site").size()
+        levels = datasets.IXI_LEVELS_MM
+        return {"n_sites": ", ".join(f"{n} from site {k} (Hammersmith Hospital)" if k == "HH"
+                                     else f"{n} from site {k}" for k, n in sites.items()),
+                "n_levels": len(levels), "percentile": datasets.IXI_PERCENTILE,
+                "levels": ", ".join(f"{v:g}" for v in levels),
+                "n_age": int((m["age"] != "").sum()), "n_subjects": m["subject"].nunique()}
+    return {}
+
+
 def render() -> str:
     parts = [INTRO]
     for name in data.DATASETS:
@@ -105,6 +180,20 @@ def render() -> str:
             summary = f"{len(m)} images: " + ", ".join(f"{n} `{k}`" for k, n in counts.items())
         elif name == "brain_mri_masks":
             summary = f"{len(m)} masks, {int((m['image'] != '').sum())} paired with a `yes/` image"
+        elif name == "brain_mri_external":
+            yes = m[m["label"] == "yes"]
+            types = yes.groupby("source_class").size()
+            summary = (f"{len(m)} images: {len(yes)} `yes` ("
+                       + ", ".join(f"{n} {c}" for c, n in types.items())
+                       + f"), {int((m['label'] == 'no').sum())} `no` (the source's notumor)")
+        elif name == "ixi_t1":
+            ages = m["age"].replace("", float("nan")).astype(float)
+            sexes = m.loc[m["sex"] != ""].groupby("sex").size()
+            summary = (f"{len(m)} T1-weighted volumes of {m['subject'].nunique()} healthy "
+                       f"volunteers (site {', '.join(sorted(set(m['site'])))}; age "
+                       f"{ages.min():.0f}-{ages.max():.0f}, "
+                       + ", ".join(f"{n} {k}" for k, n in sexes.items())
+                       + ")")
         else:
             kinds = m.groupby("kind").size()
             imgs = m[m["kind"] == "image"]
@@ -121,7 +210,7 @@ def render() -> str:
         problems = PROBLEMS[name].format(n_distinct=m["sha256"].nunique(),
                                          n_copies=len(m) - m["sha256"].nunique(),
                                          mask_formats=_formats(m, "Masks"),
-                                         image_licences=_licences(m))
+                                         image_licences=_licences(m), **_external_facts(m))
         parts.append(f"## {TITLES[name]} (`{name}`)\n\n{summary}; "
                      f"{m['bytes'].sum() / 1e6:.1f} MB in all.\n\n{_table(src)}\n\n{problems}\n")
     parts.append("""## Citing the data
@@ -129,6 +218,9 @@ def render() -> str:
 - Brain MRI: {cite}`chakrabarty2019brainmri`.
 - COVID-19 X-rays: {cite}`cohen2020covid`; lung masks: {cite}`v7labs2020covid`.
 - Normal and viral-pneumonia X-rays: {cite}`kermany2018`.
+- External tumour MRIs: {cite}`nickparvar2021brainmri`, built in part from
+  {cite}`cheng2015enhanced`.
+- Healthy-volunteer T1 volumes: the IXI data set {cite}`ixi_dataset` (CC BY-SA 3.0).
 """)
     return "\n".join(parts)
 

@@ -7,6 +7,14 @@ keeps the columns the book needs, renames them consistently and adds the pinned 
 (a raw file of the recorded public GitHub repository at the recorded commit).  The chest X-ray
 annotation files are not listed in the mirror's manifest; they are added here with hashes computed
 from the mirror and the path they have in the ieee8023 repository.
+
+The two external-test sets keep ``fetch_repo`` (the repository the pinned URL points at) and their
+own columns: ``brain_mri_external`` the source's class (``source_class``: glioma, meningioma,
+pituitary, notumor); ``ixi_t1`` the ``subject``, ``site`` and ``label`` of each volume and the
+subject's ``age`` and ``sex`` from the mirror's ``ixi_t1/participants.csv`` (empty for the two
+subjects it lacks).  That table is not a file of the manifest: it is a subset of the repository's
+table (the rows of these 80 subjects), so its bytes differ from the pinned file's and a download
+could never verify; its content lives in the manifest instead.
 """
 from __future__ import annotations
 
@@ -26,6 +34,8 @@ EXTRA = {
     "brain_mri_masks": ["image"],
     "chest_xray": ["kind", "cls", "patientid", "view", "finding", "width", "height", "mode",
                    "paired_image", "note"],
+    "brain_mri_external": ["label", "source_class", "fetch_repo"],
+    "ixi_t1": ["subject", "site", "label", "age", "sex", "fetch_repo"],
 }
 # ieee8023/covid-chestxray-dataset annotation files (same fork and commit as the covid images)
 ANNOTATIONS = {
@@ -58,6 +68,8 @@ def main(mirror: Path) -> None:
                 row["label"] = r["label"]
             elif name == "brain_mri_masks":
                 row["image"] = ""  # filled below: the yes/ image with the same stem
+            elif name in ("brain_mri_external", "ixi_t1"):
+                row.update({k: r.get(k, "") for k in extra})
             else:
                 row["kind"] = "mask" if r["file"].startswith("lung_masks") else "image"
                 for k in extra[1:]:
@@ -88,6 +100,13 @@ def main(mirror: Path) -> None:
                     "kind": "annotation", "cls": "", "patientid": "", "view": "", "finding": "",
                     "width": "", "height": "", "mode": "", "paired_image": "", "note": "",
                 })
+        if name == "ixi_t1":  # age and sex from the mirror's participants table
+            table = csv.DictReader(open(mirror / name / "participants.csv", newline="",
+                                        encoding="utf-8"))
+            people = {p["MRID"]: p for p in table}
+            for row in out:
+                person = people.get(row["subject"], {})
+                row["age"], row["sex"] = person.get("Age", ""), person.get("Sex", "")
         with open(MANIFEST_DIR / f"{name}.csv", "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=COMMON + extra)
             writer.writeheader()

@@ -152,21 +152,22 @@ class _QuietServer(http.server.HTTPServer):
         self.server_name, self.server_port = self.server_address[:2]
 
 
-@pytest.fixture
-def http_mirror(mirror, tmp_path, monkeypatch):
-    """A local HTTP server laid out like raw.githubusercontent.com
-    (``/<repo>/<commit>/<source_path>``) serving the brain_mri files in :data:`HTTP_FILES`,
-    copied from the real mirror. ``DLBI_DATA_URL`` points at it, the cache is an empty
-    folder in ``tmp_path`` (``state.root.parent / "cache"``), mirror and offline are unset."""
+def _serve_raw(mirror: Path, tmp_path: Path, monkeypatch, files: dict):
+    """Start the local stand-in for raw.githubusercontent.com serving ``files``
+    (``{dataset: [manifest file names]}``) copied from the real mirror; returns
+    ``(state, stop)``.  ``DLBI_DATA_URL`` points at it, the cache is an empty folder in
+    ``tmp_path``, mirror and offline are unset."""
     from utils import data
 
-    rows = data.manifest("brain_mri").set_index("file").loc[list(HTTP_FILES)].reset_index()
-    rows = {r["file"]: r for r in rows.to_dict("records")}
+    rows = {}
     root = tmp_path / "raw"
-    for file, row in rows.items():
-        dest = root / url_path(row["url"])
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(mirror / "brain_mri" / file, dest)
+    for dataset, names in files.items():
+        table = data.manifest(dataset).set_index("file").loc[list(names)].reset_index()
+        for row in table.to_dict("records"):
+            rows[row["file"]] = row
+            dest = root / url_path(row["url"])
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(mirror / dataset / row["file"], dest)
 
     server = _QuietServer(("127.0.0.1", 0), None)
     state = HttpMirror(url=f"http://127.0.0.1:{server.server_address[1]}", root=root, rows=rows)
@@ -177,17 +178,47 @@ def http_mirror(mirror, tmp_path, monkeypatch):
     thread.start()
 
     cache = tmp_path / "cache"
-    cache.mkdir()
+    cache.mkdir(exist_ok=True)
     monkeypatch.setenv("DLBI_CACHE", str(cache))
     monkeypatch.setenv("DLBI_DATA_URL", state.url)
     monkeypatch.delenv("DLBI_DATA_MIRROR", raising=False)
     monkeypatch.delenv("DLBI_OFFLINE", raising=False)
-    try:
-        yield state
-    finally:
+
+    def stop():
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+    return state, stop
+
+
+@pytest.fixture
+def http_mirror(mirror, tmp_path, monkeypatch):
+    """A local HTTP server laid out like raw.githubusercontent.com
+    (``/<repo>/<commit>/<source_path>``) serving the brain_mri files in :data:`HTTP_FILES`,
+    copied from the real mirror. ``DLBI_DATA_URL`` points at it, the cache is an empty
+    folder in ``tmp_path`` (``state.root.parent / "cache"``), mirror and offline are unset."""
+    state, stop = _serve_raw(mirror, tmp_path, monkeypatch, {"brain_mri": HTTP_FILES})
+    try:
+        yield state
+    finally:
+        stop()
+
+
+@pytest.fixture
+def raw_server(mirror, tmp_path, monkeypatch):
+    """``raw_server({dataset: [files]})``: the server of :func:`http_mirror` for the given files
+    of any data sets (manifest file names must differ between the sets); stopped at the end."""
+    stops = []
+
+    def start(files):
+        state, stop = _serve_raw(mirror, tmp_path, monkeypatch, files)
+        stops.append(stop)
+        return state
+
+    yield start
+    for stop in stops:
+        stop()
 
 
 @pytest.fixture

@@ -33,11 +33,11 @@ def load_images(size: int = 224, subset_per_class: int | None = None, seed: int 
 
     Returns ``(X, y, groups, table)``; ``groups`` are patients.  ``subset_per_class`` keeps a
     random subset (quick mode).  The decoded arrays are cached (see
-    :func:`utils.segmentation.array_cache`).
+    :func:`utils.data.array_cache`).
     """
     from . import datasets
     from .data import read_image
-    from .segmentation import array_cache
+    from .data import array_cache
 
     table = datasets.chest_xray_table()
     table = table[table["cls"].isin(CLASSES)].reset_index(drop=True)

@@ -1,6 +1,12 @@
-"""Ready-to-use tables and arrays of the book's three data sets (built on :mod:`utils.data`)."""
+"""Ready-to-use tables and arrays of the book's data sets (built on :mod:`utils.data`).
+
+The paper's brain MRI set (:func:`load_brain_mri`), the chest X-rays (:func:`load_chest_xray`)
+and the external brain MRI test set (:func:`load_brain_mri_external`: tumour MRIs of another
+collection and axial slices of healthy volunteers' T1 volumes from another hospital).
+"""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -9,6 +15,11 @@ import numpy as np
 from . import data, dedup
 
 CHEST_CLASSES = ("covid", "normal", "viral_pneumonia")
+#: Views of the 7 "no" images of brain_mri_external, by eye (the mirror's README.md).
+EXTERNAL_NO_VIEWS = {"no/Tr-no_0106.jpg": "axial", "no/Tr-no_0186.jpg": "sagittal",
+                     "no/Tr-no_0188.jpg": "sagittal", "no/Tr-no_0196.jpg": "coronal",
+                     "no/Tr-no_0200.jpg": "coronal", "no/Tr-no_0243.jpg": "coronal",
+                     "no/Tr-no_0256.jpg": "coronal"}
 
 # Problems found by looking at the images (see the data tour).  The files stay in the data:
 # removing them silently would hide the problem; tables carry an ``issue`` column instead.
@@ -20,6 +31,14 @@ KNOWN_ISSUES = {
     "brain_mri_masks": {
         "Y102.jpg": "the mask marks a region at the back of the skull, not the visible lesion",
         "Y163.jpg": "mask is 271x307 pixels, its image 270x316",
+    },
+    "brain_mri_external": {
+        "yes/Tr-me_1076.jpg": "the source of the 198 augmented AugTraining/meningioma files of "
+                              "the GitHub copy: never train on that folder when testing here",
+        **{f: f"{view} view, not axial" for f, view in EXTERNAL_NO_VIEWS.items()
+           if view != "axial"},
+        "no/Tr-no_0106.jpg": "axial, at the level of the posterior fossa (below the tumour "
+                             "images' levels)",
     },
 }
 
@@ -76,6 +95,281 @@ def load_brain_mri(size: int = 128, mode: str = "L", subset: int | None = None,
         df = df.iloc[np.sort(keep)].reset_index(drop=True)
     X = _stack(df["path"], size, mode)
     return ImageSet(X, df["y"].to_numpy(), df["near_group"].to_numpy(), df, ("no", "yes"))
+
+
+# --------------------------------------------------------------------------------------------
+# The external test set: brain_mri_external (tumours) and ixi_t1 (healthy volunteers)
+# --------------------------------------------------------------------------------------------
+EXTERNAL_TUMOUR_TYPES = ("glioma", "meningioma", "pituitary")
+EXTERNAL_SOURCES = ("kaggle_external", "ixi")
+#: Depths of the IXI axial slices below the top of the head (the vertex), in mm: from the top of
+#: the lateral ventricles down to their frontal horns and the basal ganglia (checked by eye on
+#: all 80 volumes), the levels most of the book's axial tumour images (brain_mri) show; see
+#: :func:`ixi_axial_slices`.
+IXI_LEVELS_MM = (56.0, 62.0, 68.0, 74.0)
+#: The IXI slices are scaled to 0..255 by this percentile of the slice's head voxels.
+IXI_PERCENTILE = 99.5
+#: dHash distance (256 bits) that links two external tumour images into one group; chosen by
+#: looking at every pair up to 60 bits (see :func:`brain_mri_external_table`).
+EXTERNAL_MAX_DISTANCE = 48
+_IXI_SLICE_RULE = "v1"  # change when the slicing or scaling rule changes (invalidates the cache)
+
+
+def _where() -> tuple:
+    """Where the data comes from now (mirror, cache): part of the in-memory tables' cache key."""
+    return (os.environ.get(data.MIRROR_ENV, ""), str(data.cache_dir()))
+
+
+@lru_cache(maxsize=4)
+def _external_table_cached(max_distance: int, where: tuple):
+    df = data.fetch("brain_mri_external")
+    images = [data.read_image(p, mode="L") for p in df["path"]]
+    df["y"] = (df["label"] == "yes").astype(int)
+    df["tumour_type"] = df["source_class"].where(df["label"] == "yes", "none")
+    df["height"] = [im.shape[0] for im in images]
+    df["width"] = [im.shape[1] for im in images]
+    df["exact_group"] = dedup.exact_groups(df["sha256"])
+    df["near_group"] = dedup.near_groups(images, max_distance=max_distance,
+                                         exact=df["exact_group"])
+    df["view"] = df["file"].map(EXTERNAL_NO_VIEWS).fillna("")
+    df["issue"] = df["file"].map(KNOWN_ISSUES["brain_mri_external"]).fillna("")
+    return df
+
+
+def brain_mri_external_table(max_distance: int = EXTERNAL_MAX_DISTANCE):
+    """The 307 files of ``brain_mri_external``, verified: path, label (yes/no), y (1 = tumour),
+    ``source_class`` (the source's label: glioma, meningioma, pituitary, notumor),
+    ``tumour_type`` (the same, "none" for notumor), pixel ``width`` and ``height``, exact and
+    near-duplicate groups, ``view`` (for the 7 "no" images: axial, sagittal or coronal; empty
+    for the tumour images, which mix all three views unannotated) and ``issue``.
+
+    Near groups link images whose 256-bit dHash differ in at most ``max_distance`` bits
+    (:func:`utils.dedup.near_groups`).  At the 20 bits of :func:`brain_mri_table` every image is
+    its own group (the set was built without near-copies).  The default, 48, was chosen by
+    looking at every pair up to 60 bits: the 4 pairs within 48 bits are neighbouring slices of
+    one patient; from 51 bits on true and false links mix.  Patients repeat beyond these links
+    (the source has no patient ids), so the groups are a lower bound on the dependence.
+    """
+    return _external_table_cached(int(max_distance), _where()).copy()
+
+
+def ixi_t1_table():
+    """The 80 IXI T1 volumes, verified: path, subject, site, label ("no"), age and sex."""
+    df = data.fetch("ixi_t1")
+    df["age"] = df["age"].replace("", np.nan).astype(float)
+    return df
+
+
+def _head_mask(volume: np.ndarray) -> np.ndarray:
+    """The head of a volume: after a 3x3x3 box blur, voxels above 10 % of the 99th percentile,
+    largest connected region only (the rule of :func:`utils.preprocessing.content_box`, in 3-D)."""
+    from scipy import ndimage
+
+    smooth = ndimage.uniform_filter(volume, size=3)
+    mask = smooth > 0.1 * np.percentile(smooth, 99)
+    lab, n = ndimage.label(mask)
+    if n > 1:
+        sizes = ndimage.sum(mask, lab, index=np.arange(1, n + 1))
+        mask = lab == (1 + int(np.argmax(sizes)))
+    return mask
+
+
+def ixi_axial_slices(path, levels_mm=IXI_LEVELS_MM, percentile: float = IXI_PERCENTILE):
+    """Axial slices of one NIfTI volume as 8-bit images, at ``levels_mm`` below the vertex.
+
+    The volume is read with nibabel and turned to the closest canonical (RAS+) orientation
+    (``nib.as_closest_canonical``; the IXI files are stored P, S, R).  The vertex is the
+    highest axial plane of the head (:func:`_head_mask`); the slice ``levels_mm`` mm below it is
+    taken (nearest plane).  The levels are measured from the vertex, not as a fraction of the
+    head's extent in the volume, because the field of view ends at the neck in every IXI
+    volume: the head's lower end is where the operator placed the field of view, the vertex is
+    anatomy.  In the 80 volumes the vertex lies 96-115 planes (2 mm) above the lowest.
+
+    Each slice is shown as radiology shows an axial image (anterior up, the patient's right on
+    the image's left), scaled linearly so that 0 stays black and the ``percentile`` of its head
+    voxels becomes 255 (brighter voxels, mostly scalp fat, saturate), rounded to uint8 and
+    padded with zeros to a square (the IXI planes are 90 x 120 voxels of 2 x 2 mm: padding
+    keeps the head's proportions through a resize).
+
+    Returns ``(images, info)``: a list of square uint8 arrays and a list of dicts with ``z`` (the
+    plane's index in the canonical volume), ``vertex_z``, ``level_mm`` and ``pixel_mm``.
+    """
+    import nibabel as nib
+
+    img = nib.as_closest_canonical(nib.load(str(path)))
+    vol = np.asarray(img.dataobj, dtype=np.float32)
+    zooms = [float(z) for z in img.header.get_zooms()[:3]]
+    if vol.ndim != 3 or abs(zooms[0] - zooms[1]) > 1e-3:
+        raise data.DataError(f"{path}: expected a 3-D volume with square axial pixels, got "
+                             f"shape {vol.shape} and voxel size {zooms} mm")
+    head = _head_mask(vol)
+    vertex = int(np.flatnonzero(head.any(axis=(0, 1))).max())
+    images, info = [], []
+    for level in levels_mm:
+        z = int(round(vertex - float(level) / zooms[2]))
+        if not 0 <= z < vol.shape[2]:
+            raise data.DataError(f"{path}: the plane {level} mm below the vertex (plane "
+                                 f"{vertex}) lies outside the volume")
+        plane = vol[::-1, ::-1, z].T  # rows: anterior -> posterior; columns: right -> left
+        inside = head[::-1, ::-1, z].T
+        top = float(np.percentile(plane[inside], percentile)) if inside.any() else 0.0
+        scaled = np.clip(plane / top, 0.0, 1.0) if top > 0 else np.zeros_like(plane)
+        u8 = np.round(scaled * 255.0).astype(np.uint8)
+        side = max(u8.shape)
+        square = np.zeros((side, side), np.uint8)
+        r0, c0 = (side - u8.shape[0]) // 2, (side - u8.shape[1]) // 2
+        square[r0:r0 + u8.shape[0], c0:c0 + u8.shape[1]] = u8
+        images.append(square)
+        info.append({"z": z, "vertex_z": vertex, "level_mm": float(level), "pixel_mm": zooms[0]})
+    return images, info
+
+
+def ixi_slices(levels_mm=IXI_LEVELS_MM, percentile: float = IXI_PERCENTILE):
+    """Axial slices of the 80 IXI volumes (:func:`ixi_axial_slices`), 8-bit, one row each.
+
+    Returns ``(images, table)``: uint8 array (N, S, S) and a table aligned with it (the volume's
+    manifest row plus ``z``, ``vertex_z``, ``level_mm``, ``pixel_mm``), subject by subject, in
+    the order of ``levels_mm``.  The volumes are always verified against the manifest first; the
+    slices are cached (:func:`utils.data.array_cache`) under a key of the volumes' sha256, the
+    levels, the percentile and the rule's version, so a second load takes a fraction of a second.
+    """
+    import pandas as pd
+
+    volumes = ixi_t1_table()
+    levels = tuple(float(v) for v in levels_mm)
+    key = (f"{_IXI_SLICE_RULE}|{levels}|{float(percentile)}|" + "|".join(volumes["sha256"]))
+
+    def build():
+        images, rows = [], []
+        for i, path in enumerate(volumes["path"]):
+            ims, info = ixi_axial_slices(path, levels, percentile)
+            images += ims
+            rows += [dict(r, volume=i) for r in info]
+        return {"X": np.stack(images),
+                **{k: np.array([r[k] for r in rows]) for k in
+                   ("volume", "z", "vertex_z", "level_mm", "pixel_mm")}}
+
+    z = data.array_cache("ixi_t1-slices", key, build)
+    info = pd.DataFrame({k: z[k] for k in ("z", "vertex_z", "level_mm", "pixel_mm")})
+    table = pd.concat([volumes.iloc[z["volume"]].reset_index(drop=True), info], axis=1)
+    return z["X"], table
+
+
+def _prepare(images, size: int, mode: str, crop=None) -> np.ndarray:
+    """Grayscale uint8 images -> (N, size, size, C) float32 in [0, 1]: ``crop`` (a function of
+    the full-resolution image, or None), then a bilinear resize, as :func:`load_brain_mri` and
+    :func:`utils.preprocessing.load_brain_cropped` do; ``mode="RGB"`` repeats the gray channel."""
+    from PIL import Image
+
+    if mode not in ("L", "RGB"):
+        raise ValueError(f"mode must be 'L' or 'RGB', not {mode!r}")
+    out = []
+    for im in images:
+        im = np.asarray(crop(im) if crop is not None else im, dtype=np.uint8)
+        out.append(np.asarray(Image.fromarray(im).resize((size, size), Image.BILINEAR)))
+    X = (np.stack(out).astype(np.float32) / 255.0)[..., None]
+    return np.repeat(X, 3, axis=-1) if mode == "RGB" else X
+
+
+def _group_subset(df, subset: int, seed: int):
+    """Row indices of about ``subset`` rows: whole groups, drawn at random (seeded) within each
+    stratum (source and tumour type) in proportion to the stratum's size."""
+    rng = np.random.default_rng(seed)
+    strata = df["source"] + ":" + df["tumour_type"]
+    keep = []
+    for stratum in sorted(set(strata)):
+        rows = df[strata == stratum]
+        target = max(1, round(subset * len(rows) / len(df)))
+        groups = rows["group"].unique()
+        taken = 0
+        for g in rng.permutation(groups):
+            if taken >= target:
+                break
+            members = np.flatnonzero((strata == stratum) & (df["group"] == g))
+            keep.extend(members)
+            taken += len(members)
+    return np.sort(np.array(keep, dtype=int))
+
+
+def load_brain_mri_external(size: int = 128, mode: str = "L", crop=None,
+                            include_no: bool = False, levels_mm=IXI_LEVELS_MM,
+                            max_distance: int = EXTERNAL_MAX_DISTANCE,
+                            subset: int | None = None, seed: int = 42) -> ImageSet:
+    """The external brain MRI test set: tumour MRIs of another collection (label 1) and axial
+    slices of healthy volunteers from another hospital (label 0), preprocessed like
+    :func:`load_brain_mri`.
+
+    * **Tumours:** the 300 images of ``brain_mri_external`` (100 glioma, 100 meningioma, 100
+      pituitary; a public copy of the Kaggle "Brain Tumor MRI Dataset", every near-copy of a
+      ``brain_mri`` image removed), source ``"kaggle_external"``.
+    * **Healthy:** the slices of the 80 ``ixi_t1`` T1 volumes (IXI, Hammersmith Hospital) at
+      ``levels_mm`` below the vertex, 4 per subject by default (:func:`ixi_slices` says how they
+      are chosen and scaled to 8 bit), source ``"ixi"``.
+    * **The 7 "no" images of brain_mri_external** are left out unless ``include_no=True``:
+      7 images are too few for a specificity, 6 of them are coronal or sagittal (the tumour-free
+      class would be told apart by its view), each has another size, and the collection's
+      tumour-free class is mostly copies of ``brain_mri/no`` (see ``book/data.md``).  Included,
+      they have label 0, tumour type "none", source "kaggle_external" and their ``view``.
+
+    Preprocessing, as for :func:`load_brain_mri`: grayscale, resized (bilinear) to ``size`` x
+    ``size``; ``mode="RGB"`` repeats the gray channel.  ``crop`` is applied to each
+    full-resolution image before the resize: pass :func:`utils.preprocessing.crop_to_content`
+    for the head crop of :func:`utils.preprocessing.load_brain_cropped` (or use
+    :func:`utils.preprocessing.load_brain_external_cropped`).  (A function, not a flag: the data
+    layer cannot import the preprocessing layer, see :mod:`utils.layers`.)
+
+    Returns an :class:`ImageSet` (classes ``("no", "yes")``, y 1 = tumour) whose ``groups`` never
+    mix sources: ``"ixi:<subject>"`` (all slices of one volunteer) and
+    ``"kaggle_external:<n>"`` (near-duplicate groups, :func:`brain_mri_external_table`).  The
+    table has one row per image: ``image_id``, ``file``, ``path``, ``source``, ``label``, ``y``,
+    ``tumour_type`` (glioma, meningioma, pituitary or none), ``source_class``, ``group``,
+    ``subject`` (IXI id; empty for the Kaggle images, which have no patient ids), the
+    original ``width`` and ``height`` in pixels (for IXI: of the padded slice), ``pixel_mm``
+    (2.0 for IXI, unknown for Kaggle), ``view``, ``level_mm``, ``z``, ``age``, ``sex``,
+    ``issue`` and ``sha256`` (of the file; for a slice, of its volume).
+
+    ``subset`` keeps about that many images: whole groups, drawn at random (``seed``) within
+    each source and tumour type in proportion (quick mode).
+
+    Caveat: class and source are confounded by construction (every tumour from one collection,
+    every healthy brain from another, at different resolutions), and so is the view: the IXI
+    slices are axial, while most of the tumour images are coronal or sagittal (about 25 of the
+    300 look axial; the views are not annotated).  Report sensitivity on the tumours and
+    specificity on the healthy slices separately, besides AUC, and measure the shortcuts.
+    """
+    import pandas as pd
+
+    ext = brain_mri_external_table(max_distance)
+    if not include_no:
+        ext = ext[ext["label"] == "yes"]
+    ext = ext.reset_index(drop=True)
+    ext_images = [data.read_image(p, mode="L") for p in ext["path"]]
+    kaggle = pd.DataFrame({
+        "image_id": ext["file"], "file": ext["file"], "path": ext["path"],
+        "source": "kaggle_external", "label": ext["label"], "y": ext["y"],
+        "tumour_type": ext["tumour_type"], "source_class": ext["source_class"],
+        "group": "kaggle_external:" + ext["near_group"].astype(str), "subject": "",
+        "width": ext["width"], "height": ext["height"], "pixel_mm": np.nan, "view": ext["view"],
+        "level_mm": np.nan, "z": -1, "age": np.nan, "sex": "", "issue": ext["issue"],
+        "sha256": ext["sha256"],
+    })
+    ixi_images, ixi = ixi_slices(levels_mm)
+    healthy = pd.DataFrame({
+        "image_id": ixi["file"] + "#z" + ixi["z"].astype(str), "file": ixi["file"],
+        "path": ixi["path"], "source": "ixi", "label": "no", "y": 0, "tumour_type": "none",
+        "source_class": "healthy volunteer", "group": "ixi:" + ixi["subject"],
+        "subject": ixi["subject"], "width": ixi_images.shape[2], "height": ixi_images.shape[1],
+        "pixel_mm": ixi["pixel_mm"], "view": "axial", "level_mm": ixi["level_mm"],
+        "z": ixi["z"], "age": ixi["age"], "sex": ixi["sex"], "issue": "", "sha256": ixi["sha256"],
+    })
+    table = pd.concat([kaggle, healthy], ignore_index=True)
+    images = ext_images + list(ixi_images)
+    if subset is not None and subset < len(table):
+        keep = _group_subset(table, subset, seed)
+        table = table.iloc[keep].reset_index(drop=True)
+        images = [images[i] for i in keep]
+    X = _prepare(images, size, mode, crop)
+    return ImageSet(X, table["y"].to_numpy(), table["group"].to_numpy(), table, ("no", "yes"))
 
 
 def brain_mri_mask_pairs():

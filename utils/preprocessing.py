@@ -1,10 +1,11 @@
 """Preprocessing: what is done to an image before a model sees it.
 
 * **Crop to the head** (:func:`content_box`, :func:`crop_square`, :func:`crop_to_content`,
-  :func:`load_brain_cropped`, :func:`cropped_mask`).  The brain MRIs come with black borders of
-  every width, so after a plain resize the head fills anything from a third to all of the frame.
-  One rule, :func:`content_box`, finds the square around the head; the same square cuts an image
-  and its tumour mask alike.  It uses no label: every image is treated the same way.
+  :func:`load_brain_cropped`, :func:`load_brain_external_cropped`, :func:`cropped_mask`).  The
+  brain MRIs come with black borders of every width, so after a plain resize the head fills
+  anything from a third to all of the frame.  One rule, :func:`content_box`, finds the square
+  around the head; the same square cuts an image and its tumour mask alike.  It uses no label:
+  every image is treated the same way.
 * **Augmentation** (:func:`augmentation`): random left-right flips, small rotations, zooms,
   shifts and contrast/gamma changes, as Keras layers that act only while training.
 
@@ -92,6 +93,13 @@ def load_brain_cropped(size: int = 96, subset: int | None = None, seed: int = 42
         arrays.append(np.asarray(Image.fromarray(crop).resize((size, size), Image.BILINEAR)))
     X = (np.stack(arrays).astype(np.float32) / 255.0)[..., None]
     return datasets.ImageSet(X, base.y, base.groups, base.table, base.classes)
+
+
+def load_brain_external_cropped(size: int = 96, **kwargs):
+    """:func:`utils.datasets.load_brain_mri_external` with each image cropped to the head
+    (:func:`crop_to_content`) before the resize, as :func:`load_brain_cropped` does for the
+    paper's images; ``kwargs`` go to the loader (``include_no``, ``subset``, ...)."""
+    return datasets.load_brain_mri_external(size=size, crop=crop_to_content, **kwargs)
 
 
 def cropped_mask(image_path, mask_path, size: int) -> np.ndarray:

@@ -44,6 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import array_cache
+
 IGNORE_VALUE = 127  #: V7 lung masks: 0 background, 127 ignore, 255 lung
 LUNG_VALUE = 255
 
@@ -427,33 +429,6 @@ def read_pair(image_path, mask_path, size: int, decode="lung"):
     else:
         raise ValueError(f"decode must be 'lung' or 'tumour', not {decode!r}")
     return image, mask.astype(np.float32), valid.astype(np.float32), note
-
-
-def array_cache(name: str, key: str, build):
-    """Decoded, resized arrays cached as ``<cache>/arrays/<name>-<hash of key>.npz``.
-
-    Decoding the 205 full-size COVID X-rays and masks takes ~25 s on two cores; the cache makes
-    a second run (or the next chapter) instant.  ``build()`` returns a dict of arrays; ``key``
-    must change whenever the arrays would (file hashes, size, decoding rule).
-    """
-    import hashlib
-
-    from .data import cache_dir
-
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    path = cache_dir() / "arrays" / f"{name}-{digest}.npz"
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        except Exception:  # a corrupted cache file is rebuilt
-            path.unlink(missing_ok=True)
-    arrays = build()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
-    return arrays
 
 
 def _stack_pairs(image_paths, mask_paths, size, decode, sha=None):
