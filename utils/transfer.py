@@ -19,8 +19,7 @@ Speed on a CPU comes from caching what does not change:
   their output is computed once for a few augmented *views* of every image (original, mirror
   image and random flips/rotations/zooms/shifts, each image's drawn from its own key and the
   seed, so that other images joining the set never change them) and cached; only the unfrozen
-  top blocks and
-  the head run in each training step.  This computes exactly what fitting the whole network
+  top blocks and the head run in each training step.  This computes exactly what fitting the whole network
   with those blocks frozen computes, with the augmentation drawn from a fixed pool of views
   instead of fresh random ones every epoch.
 
