@@ -1,4 +1,4 @@
-"""utils.covid: per-class table with Wilson intervals, grouped probes, image variants, source
+"""utils.covid: per-class table with Wilson or patient-bootstrap intervals, grouped probes, image variants, source
 features, and the Keras head that reproduces the fitted logistic regression (for Grad-CAM)."""
 from __future__ import annotations
 
@@ -21,6 +21,24 @@ def test_per_class_table_counts_and_wilson():
     lo, hi = metrics.wilson_ci(8, 10)
     assert t.loc["covid", "recall 95% CI"] == f"{lo:.2f}-{hi:.2f}"
     assert t.loc["all (accuracy)", "recall"] == round(23 / 30, 3)
+
+
+def test_per_class_table_resamples_patients_when_given_them():
+    y = np.array([0] * 10 + [1] * 10 + [2] * 10)
+    pred = y.copy()
+    pred[:2] = 1
+    pred[25:] = 1
+    patients = np.arange(30) // 2                        # two X-rays per patient
+    t = C.per_class_table(y, pred, groups=patients, n_boot=500)
+    lo, hi = metrics.cluster_bootstrap_ci(y, pred, patients, n_boot=500)
+    assert t.loc["all (accuracy)", "recall 95% CI"] == f"{lo:.2f}-{hi:.2f}"
+    assert t.loc["covid", "recall"] == 0.8                # the values do not change
+    rlo, rhi = (float(v) for v in t.loc["covid", "recall 95% CI"].split("-"))
+    assert rlo <= 0.8 <= rhi and rhi <= 1.0
+    # with one image per patient the overall interval is the image-level bootstrap
+    single = C.per_class_table(y, pred, groups=np.arange(30), n_boot=500)
+    blo, bhi = metrics.bootstrap_ci(y, pred, n_boot=500)
+    assert single.loc["all (accuracy)", "recall 95% CI"] == f"{blo:.2f}-{bhi:.2f}"
 
 
 def test_probe_is_grouped_and_out_of_fold():

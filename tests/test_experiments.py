@@ -186,6 +186,57 @@ def test_summarise_mean_sd_and_t_interval():
     assert "sensitivity" not in s.index  # missing columns are skipped
 
 
+def test_summarise_keeps_rates_inside_0_1_and_flags_it():
+    df = pd.DataFrame({"sensitivity": [1.0, 0.95, 1.0, 1.0, 0.9], "seconds": [1.0, 2.0, 1.0, 3.0, 1.0]})
+    s = crossval.summarise(df, columns=("sensitivity", "seconds"))
+    assert s.loc["sensitivity", "ci_high"] == 1.0 and s.loc["sensitivity", "ci_clipped"]
+    assert metrics.t_interval(df["sensitivity"])[1] > 1          # what was printed before
+    assert s.loc["seconds", "ci_high"] == pytest.approx(metrics.t_interval(df["seconds"])[1])
+    assert not s.loc["seconds", "ci_clipped"]                    # not a rate: not bounded
+    assert s.loc["sensitivity", "sd"] == pytest.approx(np.std(df["sensitivity"], ddof=1))
+
+
+class _Res:
+    """A stand-in for a CVResult: folds table and out-of-fold probabilities."""
+
+    def __init__(self, acc, oof, name=""):
+        self.folds = pd.DataFrame({"fold": range(len(acc)), "n_train": [160] * len(acc),
+                                   "n_val": [40] * len(acc), "n_test": [50] * len(acc),
+                                   "accuracy": acc, "auc": acc, "sensitivity": acc,
+                                   "specificity": acc, "seconds": [1.0] * len(acc)})
+        self.oof, self.name = np.asarray(oof, float), name
+
+
+def test_compare_uses_the_corrected_t_test_and_a_group_bootstrap():
+    y = np.array([1, 1, 1, 0, 0, 0])
+    groups = np.array([0, 0, 1, 2, 2, 3])
+    a = _Res([0.9, 0.8, 0.9, 1.0, 0.85], [0.9, 0.8, 0.7, 0.1, 0.2, 0.6], "A")
+    b = _Res([0.8, 0.8, 0.8, 0.8, 0.75], [0.9, 0.8, 0.2, 0.1, 0.2, 0.7], "B")
+    r = crossval.compare(a, b, y, groups, n_boot=200)
+    # training folds of 160 + 40 images, test folds of 50: n_test / n_train = 1/4
+    ref = metrics.corrected_resampled_ttest(a.folds["accuracy"], b.folds["accuracy"], 200, 50)
+    assert r["corrected t"] == pytest.approx(ref)
+    assert r["pooled"]["diff"] == pytest.approx(1 / 6) and r["pooled"]["groups"] == 4
+    assert r["mcnemar"]["a_right_b_wrong"] == 1
+    assert set(crossval.compare(a, b)) == {"corrected t"}
+    with pytest.raises(ValueError):
+        crossval.compare(a, _Res([0.8] * 4, b.oof))
+
+
+def test_pooled_accuracy_and_comparison_table_resample_groups():
+    y = np.array([1, 1, 1, 0, 0, 0])
+    groups = np.array([0, 0, 1, 2, 2, 3])
+    a = _Res([0.9] * 5, [0.9, 0.8, 0.7, 0.1, 0.2, 0.6], "A")
+    pooled = crossval.pooled_accuracy(a, y, groups, n_boot=300)
+    assert pooled["accuracy"] == pytest.approx(5 / 6) and pooled["groups"] == 4
+    assert (pooled["ci_low"], pooled["ci_high"]) == metrics.cluster_bootstrap_ci(
+        y, (a.oof >= 0.5).astype(int), groups, n_boot=300)
+    table = crossval.comparison_table([a], y, groups)
+    assert "group bootstrap 95% CI" in table and table.loc[0, "pooled accuracy"] == pytest.approx(5 / 6)
+    with pytest.raises(ValueError, match="groups"):
+        crossval.comparison_table([a], y)
+
+
 # ------------------------------------------------------------------------------------------
 # What experiments passes on to the chapters, and real data
 # ------------------------------------------------------------------------------------------
@@ -196,7 +247,9 @@ def test_experiments_passes_on_the_building_blocks_themselves():
     homes = {"paper_cnn": cnn, "improved_cnn": cnn, "layer_table": cnn, "PAPER_SIZE": cnn,
              "load_brain_cropped": preprocessing, "augmentation": preprocessing,
              "run_cv": crossval, "CVResult": crossval, "summarise": crossval, "METRICS": crossval,
+             "pooled_accuracy": crossval, "compare": crossval,
              "paired_test": metrics, "mcnemar_test": metrics,
+             "corrected_resampled_ttest": metrics, "cluster_bootstrap_ci": metrics,
              "save_results": results, "load_results": results}
     for name, home in homes.items():
         assert getattr(xp, name) is getattr(home, name), name

@@ -245,3 +245,103 @@ def test_plot_confusion_with_more_classes():
     two = metrics.plot_confusion([0, 1, 1], [0, 1, 0], labels=("no", "yes"))
     assert [t.get_text() for t in two.axes[0].texts][0].startswith("TN = 1")
     plt.close("all")
+
+
+# --------------------------------------------------------------------------------------------
+# Images that share a group: the cluster bootstrap; folds: corrected t-test, bounded intervals
+# --------------------------------------------------------------------------------------------
+def test_cluster_bootstrap_enumerable_case():
+    """Group A: two copies of one picture, both right; group B: one image, wrong.  Drawing two
+    groups with replacement gives AA (accuracy 1, probability 1/4), AB or BA (2/3, 1/2) and BB
+    (0, 1/4); resampling the three images instead gives 0, 1/3, 2/3, 1 with the binomial
+    probabilities 1/27, 6/27, 12/27, 8/27."""
+    y = np.array([1, 1, 1])
+    pred = np.array([1, 1, 0])
+    groups = np.array(["A", "A", "B"])
+    lo, hi, samples = metrics.cluster_bootstrap_ci(y, pred, groups, n_boot=8000, seed=3,
+                                                   return_samples=True)
+    values, counts = np.unique(np.round(samples, 6), return_counts=True)
+    assert values.tolist() == [0.0, round(2 / 3, 6), 1.0]
+    np.testing.assert_allclose(counts / counts.sum(), [0.25, 0.5, 0.25], atol=0.02)
+    assert (lo, hi) == (0.0, 1.0)
+    _, _, images = metrics.bootstrap_ci(y, pred, n_boot=8000, seed=3, return_samples=True)
+    values, counts = np.unique(np.round(images, 6), return_counts=True)
+    assert values.tolist() == [0.0, round(1 / 3, 6), round(2 / 3, 6), 1.0]
+    np.testing.assert_allclose(counts / counts.sum(), np.array([1, 6, 12, 8]) / 27, atol=0.02)
+
+
+def test_cluster_bootstrap_one_image_per_group_is_the_image_bootstrap(labels):
+    y_true, _, y_pred = labels
+    singletons = np.arange(len(y_true))
+    assert metrics.cluster_bootstrap_ci(y_true, y_pred, singletons, n_boot=500, seed=4) == \
+        metrics.bootstrap_ci(y_true, y_pred, n_boot=500, seed=4)
+    f1 = metrics.cluster_bootstrap_ci(y_true, y_pred, singletons, metric=sk.f1_score, n_boot=200)
+    assert f1 == metrics.bootstrap_ci(y_true, y_pred, metric=sk.f1_score, n_boot=200)
+
+
+def test_cluster_bootstrap_of_copies_is_wider_than_of_images(labels):
+    y_true, _, y_pred = labels
+    y3, p3 = np.repeat(y_true, 3), np.repeat(y_pred, 3)      # every picture three times
+    g3 = np.repeat(np.arange(len(y_true)), 3)
+    lo_i, hi_i = metrics.bootstrap_ci(y3, p3, n_boot=2000, seed=0)
+    lo_g, hi_g = metrics.cluster_bootstrap_ci(y3, p3, g3, n_boot=2000, seed=0)
+    lo_1, hi_1 = metrics.bootstrap_ci(y_true, y_pred, n_boot=2000, seed=0)
+    assert hi_g - lo_g > 1.5 * (hi_i - lo_i)                 # about sqrt(3) wider
+    assert hi_g - lo_g == pytest.approx(hi_1 - lo_1, abs=0.02)  # = one copy per picture
+    assert metrics.cluster_bootstrap_ci(y3, p3, g3, n_boot=300, seed=1) == \
+        metrics.cluster_bootstrap_ci(y3, p3, g3, n_boot=300, seed=1)   # seeded
+    with pytest.raises(ValueError):
+        metrics.cluster_bootstrap_ci(y3, p3, g3[:-1])
+
+
+def test_cluster_bootstrap_diff_of_two_models():
+    y = np.ones(6, int)
+    a = np.array([1, 1, 1, 1, 0, 0])
+    b = np.array([1, 1, 0, 0, 0, 0])
+    groups = np.array([0, 0, 1, 1, 2, 2])   # A is ahead on group 1 only: +1/3 on all images
+    r = metrics.cluster_bootstrap_diff(y, a, b, groups, n_boot=4000, seed=0)
+    assert r["diff"] == pytest.approx(1 / 3) and r["groups"] == 3
+    # each resample holds j copies of group 1 (j ~ Binomial(3, 1/3)): difference j/3
+    assert r["share_above_0"] == pytest.approx(1 - (2 / 3) ** 3, abs=0.02)
+    # P(j = 0) = 8/27, P(j = 3) = 1/27: above 2.5 % (95 % interval 0 to 1), below 5 % (90 %: 0 to 2/3)
+    assert (r["ci_low"], r["ci_high"]) == (0.0, 1.0)
+    r90 = metrics.cluster_bootstrap_diff(y, a, b, groups, n_boot=4000, seed=0, confidence=0.9)
+    assert (r90["ci_low"], r90["ci_high"]) == (0.0, pytest.approx(2 / 3))
+    same = metrics.cluster_bootstrap_diff(y, a, a, groups, n_boot=100)
+    assert same["diff"] == same["ci_low"] == same["ci_high"] == 0.0
+
+
+def test_corrected_resampled_ttest_by_hand():
+    from scipy import stats
+
+    a = np.array([0.9, 0.8, 0.9, 1.0, 0.85])
+    b = np.array([0.8, 0.8, 0.8, 0.8, 0.75])       # differences 0.1, 0, 0.1, 0.2, 0.1
+    r = metrics.corrected_resampled_ttest(a, b, n_train=200, n_test=50)
+    # mean 0.1, sample variance 0.02 / 4 = 0.005; (1/5 + 50/200) * 0.005 = 0.00225
+    se = math.sqrt(0.00225)
+    assert r["mean_diff"] == pytest.approx(0.1)
+    assert r["t"] == pytest.approx(0.1 / se) and r["df"] == 4
+    assert r["p"] == pytest.approx(2 * stats.t.sf(0.1 / se, 4))
+    half = stats.t.ppf(0.975, 4) * se
+    assert (r["ci_low"], r["ci_high"]) == (pytest.approx(0.1 - half), pytest.approx(0.1 + half))
+    assert r["correction"] == pytest.approx(2.25)
+    naive = metrics.paired_test(a, b)
+    assert r["t"] == pytest.approx(naive["t"] / 1.5) and r["p"] > naive["p"]
+    per_fold = metrics.corrected_resampled_ttest(a, b, n_train=[200] * 5, n_test=[50] * 5)
+    assert per_fold["t"] == pytest.approx(r["t"])
+    with pytest.raises(ValueError):
+        metrics.corrected_resampled_ttest([1.0], [1.0], 4, 1)
+
+
+def test_bounded_t_interval_clips_and_flags():
+    sens = [1.0, 0.95, 1.0, 1.0, 0.9]
+    lo, hi = metrics.t_interval(sens)
+    assert hi > 1
+    r = metrics.bounded_t_interval(sens)
+    assert r == {"ci_low": pytest.approx(lo), "ci_high": 1.0, "clipped": True}
+    acc = [0.8, 0.75, 0.85, 0.7, 0.9]
+    r = metrics.bounded_t_interval(acc)
+    assert not r["clipped"] and (r["ci_low"], r["ci_high"]) == pytest.approx(metrics.t_interval(acc))
+    assert metrics.bounded_t_interval([0.0, 0.02, 0.0, 0.1, 0.0])["ci_low"] == 0.0
+    nan = metrics.bounded_t_interval([0.5])
+    assert math.isnan(nan["ci_low"]) and not nan["clipped"]

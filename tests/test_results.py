@@ -1,6 +1,8 @@
 """The result files (utils.results) and the results page built from them (utils.report)."""
 import json
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -71,7 +73,8 @@ def _saved():
         "covid_segmentation": {**env, "results": {"lung": {"mean_dice": 0.958, "target_mean_dice": 0.95}}},
         "covid_classification": {**env, "results": {
             "images": 400, "patients": 300, "folds": 5,
-            "classifier": {"accuracy": 0.95, "covid_vs_rest_accuracy": 0.99},
+            "classifier": {"accuracy": 0.95, "covid_vs_rest_accuracy": 0.99,
+                           "accuracy_ci95": [0.92, 0.97]},
             "probes": [{"index": "full image", "accuracy": 0.95},
                        {"index": "lungs removed", "accuracy": 0.94, "95% CI low": 0.91, "95% CI high": 0.96}]}},
     }
@@ -94,7 +97,13 @@ def test_summary_table_reads_every_layout_and_marks_the_paper():
     assert rows[("shortcut probe: lungs removed", "accuracy")]["value"] == 0.94
     assert ("shortcut probe: full image", "accuracy") not in rows
     clf = rows[("Lite0 features + logistic regression, 3 classes", "accuracy")]
-    assert clf["95% CI low"] < 0.95 < clf["95% CI high"]  # Wilson interval of 380/400
+    # the chapter's interval (patients resampled), not a Wilson interval of 380/400 images
+    assert (clf["95% CI low"], clf["95% CI high"]) == (0.92, 0.97)
+    old = _saved()
+    del old["covid_classification"]["results"]["classifier"]["accuracy_ci95"]
+    clf_old = {(r["experiment"], r["metric"]): r for r in report.summary_rows(old)}[
+        ("Lite0 features + logistic regression, 3 classes", "accuracy")]
+    assert math.isnan(clf_old["95% CI low"]) and clf_old["value"] == 0.95
     assert set(table["mode"]) == {"full"}
     assert report.summary_table({}).empty
 

@@ -163,6 +163,35 @@ def test_run_transfer_cv_finetune(tiny, private_features):
     np.testing.assert_allclose((p_flat + p_mirror) / 2, res.oof[test], atol=2e-3)
 
 
+def test_views_of_an_image_depend_only_on_its_key_and_the_seed(tiny):
+    """Adding (and reordering) other images leaves an image's augmented views unchanged; another
+    seed changes them (the first two views, original and mirror image, are not random)."""
+    keys = list(tiny.table["sha256"])
+    few = list(transfer.augment_views(tiny.X[:5], 4, seed=3, keys=keys[:5]))
+    order = [10, 3, 0, 12, 4, 1, 2, 7]                      # images 0-4 among others
+    more = list(transfer.augment_views(tiny.X[order], 4, seed=3, keys=[keys[i] for i in order]))
+    at = [order.index(i) for i in range(5)]
+    for v in range(4):
+        np.testing.assert_array_equal(few[v], more[v][at])
+    np.testing.assert_array_equal(few[1], tiny.X[:5, :, ::-1])
+    other = list(transfer.augment_views(tiny.X[:5], 4, seed=4, keys=keys[:5]))
+    np.testing.assert_array_equal(other[0], few[0])
+    for v in (2, 3):
+        assert np.abs(other[v] - few[v]).max(axis=(1, 2, 3)).min() > 1e-3   # every image moved
+        assert np.abs(few[v][0] - few[v][1]).max() > 0                       # images differ
+    assert transfer.view_seed(keys[0], 3, 2) != transfer.view_seed(keys[0], 3, 3)
+
+
+def test_frozen_views_of_a_subset_are_the_views_in_the_full_set(tiny):
+    model = transfer.build_classifier(SIZE, head="light", weights=None)
+    split = transfer.split_layer(model, transfer.fine_tune(model, n_blocks=2)[0])
+    full = transfer.frozen_views(tiny, split, n_views=3, seed=1, cache=False, verbose=False)
+    part = ImageSet(tiny.X[4:10], tiny.y[4:10], tiny.groups[4:10],
+                    tiny.table.iloc[4:10].reset_index(drop=True))
+    sub = transfer.frozen_views(part, split, n_views=3, seed=1, cache=False, verbose=False)
+    np.testing.assert_allclose(sub.values, full.values[4:10], atol=1e-6)
+
+
 def test_explicit_leaky_folds_are_refused(tiny):
     leaky = [(np.arange(1, 16), np.array([0]))]  # image 0 and 1 share group 0
     with pytest.raises(ValueError, match="straddle"):

@@ -7,8 +7,13 @@
 Every model is evaluated on the same folds (stratified, grouped by near-duplicate group, seed
 42) with the settings of :func:`utils.experiments.protocol`, which are also the settings of the
 chapter *A CNN for brain tumours*.  Prints per-fold accuracy, AUC, sensitivity, specificity and
-wall time, then the mean, SD and t-based 95 % CI of each model; ``--save NAME`` also writes
-``_build/results/NAME.json``.
+wall time, then the mean, SD (``ddof=1``) and t-based 95 % CI of each model (clipped to [0, 1]
+for the rates, marked ``clipped``) and its pooled out-of-fold accuracy with a cluster bootstrap
+interval over the near-duplicate groups; every pair of models is compared with the corrected
+resampled t-test over the folds (Nadeau and Bengio: the folds' training sets overlap, so the
+naive paired t-test is over-confident), a group bootstrap of the difference of their pooled
+accuracies and, for comparison, McNemar's test (which treats the images as independent).
+``--save NAME`` also writes ``_build/results/NAME.json``.
 
 ``transfer`` is a frozen ImageNet EfficientNet-Lite0 (``utils.backbones``, offline weights) with
 a small trained head: the offline stand-in for the paper's frozen ResNet50; ``finetune`` is the
@@ -83,14 +88,20 @@ def main(argv=None) -> int:
         total = time.perf_counter() - start
         s = xp.summarise(res.folds, columns=xp.METRICS + ("seconds",))
         summaries[name] = s
+        pooled = xp.pooled_accuracy(res, data.y, data.groups)
         results[name] = {"settings": settings, "folds": res.folds, "summary": s,
-                         "pooled": res.overall(data.y), "total_seconds": total,
-                         "oof": res.oof, "fold_of": res.fold_of}
-        labels = data.y
+                         "pooled": res.overall(data.y), "pooled_accuracy": pooled,
+                         "total_seconds": total, "oof": res.oof, "fold_of": res.fold_of,
+                         "result": res}
+        labels, groups = data.y, data.groups
         for metric in xp.METRICS:
             r = s.loc[metric]
             print(f"  {metric:<11} mean {_fmt(r['mean'])}  sd {_fmt(r['sd'])}  "
-                  f"95% CI of the mean [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]")
+                  f"95% CI of the mean [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+                  f"{' clipped' if r['ci_clipped'] else ''}")
+        print(f"  pooled out-of-fold accuracy {pooled['accuracy']:.3f} ({pooled['correct']}/"
+              f"{pooled['images']}), 95% {pooled['interval']} [{_fmt(pooled['ci_low'])}, "
+              f"{_fmt(pooled['ci_high'])}]")
         print(f"  wall time   {s.loc['seconds', 'mean']:.1f} s per fold, {total:.0f} s in all "
               f"(data loading excluded)")
 
@@ -102,14 +113,22 @@ def main(argv=None) -> int:
                   f"{_fmt(s.loc['sensitivity', 'mean']):>6} {_fmt(s.loc['specificity', 'mean']):>6} "
                   f"{s.loc['seconds', 'mean']:>7.1f}")
     names = list(results)
+    comparisons = {}
     for i, a in enumerate(names):  # every pair of models was tested on the same folds
         for b in names[i + 1:]:
-            t = xp.paired_test(results[b]["folds"]["accuracy"], results[a]["folds"]["accuracy"])
-            mc = xp.mcnemar_test(labels, results[b]["oof"], results[a]["oof"])
-            print(f"\n{b} vs {a}: accuracy difference {t['mean_diff']:+.3f} "
-                  f"(95% CI {t['ci_low']:+.3f} to {t['ci_high']:+.3f}), paired t-test p = {t['p']:.3f}; "
-                  f"McNemar: {b} right & {a} wrong {mc['a_right_b_wrong']}, "
+            c = xp.compare(results[b]["result"], results[a]["result"], labels, groups)
+            t, pooled, mc = c["corrected t"], c["pooled"], c["mcnemar"]
+            comparisons[f"{b} vs {a}"] = c
+            print(f"\n{b} vs {a}: accuracy difference {t['mean_diff']:+.3f} over the folds "
+                  f"(95% CI {t['ci_low']:+.3f} to {t['ci_high']:+.3f}), corrected resampled t-test "
+                  f"p = {t['p']:.3f}; pooled {pooled['diff']:+.3f} (group bootstrap 95% CI "
+                  f"{pooled['ci_low']:+.3f} to {pooled['ci_high']:+.3f}); "
+                  f"McNemar (images as independent): {b} right & {a} wrong {mc['a_right_b_wrong']}, "
                   f"the reverse {mc['a_wrong_b_right']}, p = {_fmt_p(mc['p'])}")
+    for r in results.values():
+        r.pop("result")
+    if comparisons:
+        results["comparisons"] = comparisons
     if args.save:
         path = xp.save_results(args.save, results, environment=env)
         print(f"\nsaved {path}")

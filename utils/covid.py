@@ -148,28 +148,51 @@ def probe(features, y, groups, n_splits: int = 5, seed: int = 42, make_model=Non
             "fold_accuracy": fold_acc}
 
 
-def per_class_table(y, pred, classes=CLASSES, confidence: float = 0.95):
-    """Per class: images, recall (sensitivity) and precision, each with its Wilson interval,
-    and F1; plus overall accuracy as a last row."""
+def per_class_table(y, pred, classes=CLASSES, confidence: float = 0.95, groups=None,
+                    n_boot: int = 2000, seed: int = 0):
+    """Per class: images, recall (sensitivity) and precision, each with a 95 % interval, and F1;
+    plus overall accuracy as a last row.
+
+    With ``groups`` (the patients) every interval is a cluster bootstrap that resamples
+    patients (:func:`utils.metrics.cluster_bootstrap_ci`): several X-rays of one patient are not
+    independent trials.  Without it the intervals are Wilson intervals, which assume that every
+    image is an independent trial.
+    """
     import pandas as pd
 
-    from .metrics import wilson_ci
+    from .metrics import cluster_bootstrap_ci, wilson_ci
 
     y, pred = np.asarray(y), np.asarray(pred)
+
+    def interval(k, n, metric):
+        if not n:
+            return (np.nan, np.nan)
+        if groups is None:
+            return wilson_ci(k, n, confidence)
+        return cluster_bootstrap_ci(y, pred, groups, metric=metric, n_boot=n_boot,
+                                    confidence=confidence, seed=seed)
+
+    def share(mask_of, hit_of):   # a ratio that raises when its denominator is 0 (skipped)
+        def metric(t, p):
+            m = mask_of(t, p)
+            return np.sum(hit_of(t, p) & m) / np.sum(m) if np.sum(m) else 1 / 0
+        return metric
+
     rows = []
     for c, name in enumerate(classes):
         tp = int(np.sum((y == c) & (pred == c)))
         n_true, n_pred = int(np.sum(y == c)), int(np.sum(pred == c))
         rec = tp / n_true if n_true else float("nan")
         prec = tp / n_pred if n_pred else float("nan")
-        rlo, rhi = wilson_ci(tp, n_true, confidence) if n_true else (np.nan, np.nan)
-        plo, phi = wilson_ci(tp, n_pred, confidence) if n_pred else (np.nan, np.nan)
+        hit = lambda t, p, c=c: (t == c) & (p == c)  # noqa: E731
+        rlo, rhi = interval(tp, n_true, share(lambda t, p, c=c: t == c, hit))
+        plo, phi = interval(tp, n_pred, share(lambda t, p, c=c: p == c, hit))
         f1 = 2 * tp / (n_true + n_pred) if n_true + n_pred else float("nan")
         rows.append({"class": name, "images": n_true, "recall": rec,
                      "recall 95% CI": f"{rlo:.2f}-{rhi:.2f}", "precision": prec,
                      "precision 95% CI": f"{plo:.2f}-{phi:.2f}", "F1": f1})
     k = int(np.sum(y == pred))
-    lo, hi = wilson_ci(k, len(y), confidence)
+    lo, hi = interval(k, len(y), None)
     rows.append({"class": "all (accuracy)", "images": len(y), "recall": k / len(y),
                  "recall 95% CI": f"{lo:.2f}-{hi:.2f}", "precision": np.nan,
                  "precision 95% CI": "", "F1": np.nan})

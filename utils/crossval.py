@@ -8,7 +8,10 @@
   frozen features, or its top blocks fine-tuned on cached augmented views;
 * :class:`CVResult` - what both return: one row per fold and the out-of-fold probability of
   every image;
-* :func:`summarise` (mean, SD and t-interval of each metric over the folds) and
+* :func:`summarise` (mean, SD and t-interval of each metric over the folds, kept inside [0, 1]
+  for the rates), :func:`pooled_accuracy` (the out-of-fold accuracy of all images with a
+  cluster bootstrap interval by near-duplicate group), :func:`compare` (two models on the same
+  folds: corrected resampled t-test, group bootstrap of the pooled difference, McNemar) and
   :func:`comparison_table` (one row per model).
 
 Every split is checked (:func:`utils.splits.check_split`): no image and no near-duplicate group
@@ -21,6 +24,7 @@ Typical use::
     res = crossval.run_cv(cnn.paper_cnn, data, folds=5, epochs=10)
     res.folds                        # one row per fold: accuracy, auc, sensitivity, ...
     crossval.summarise(res.folds)    # mean, SD and t-based 95 % CI of the fold mean
+    crossval.pooled_accuracy(res, data.y, data.groups)   # all images, grouped bootstrap CI
 """
 from __future__ import annotations
 
@@ -31,7 +35,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import config, splits, transfer
-from .metrics import binary_metrics, t_interval, wilson_ci
+from .metrics import (binary_metrics, bounded_t_interval, cluster_bootstrap_ci, cluster_bootstrap_diff,
+                      corrected_resampled_ttest, mcnemar_test, t_interval)
 
 #: The metric columns of a fold table (the keys of :func:`utils.metrics.binary_metrics` that are
 #: rates); :func:`summarise` and :func:`comparison_table` summarise them.
@@ -391,12 +396,14 @@ def _fine_tune_fold(Z, y, train, test, n_blocks, epochs, batch_size, learning_ra
 # Summaries
 # ------------------------------------------------------------------------------------------
 def summarise(df, columns=METRICS, confidence: float = 0.95):
-    """Mean, SD (n-1), min, max and a t-based CI of the mean for each metric column.
+    """Mean, SD (sample SD, ``ddof=1``), min, max and a t-based CI of the mean for each column.
 
     ``df`` is a per-fold (or per-seed) DataFrame; columns it lacks are skipped. The CI is
     ``mean +/- t(0.975, n-1) * SD / sqrt(n)``: it describes the uncertainty of the *mean over
     folds*, and treats folds as independent, which they are not quite (their training sets
-    overlap), so it is if anything too narrow.
+    overlap), so it is if anything too narrow.  For the rates of :data:`METRICS` it is clipped
+    to [0, 1] (:func:`utils.metrics.bounded_t_interval`; column ``ci_clipped`` says where);
+    other columns (e.g. seconds) keep the plain t-interval.
     """
     import pandas as pd
 
@@ -405,21 +412,91 @@ def summarise(df, columns=METRICS, confidence: float = 0.95):
         if col not in df:
             continue
         v = df[col].astype(float).dropna()
-        lo, hi = t_interval(v, confidence)
+        if col in METRICS:
+            b = bounded_t_interval(v, confidence)
+            lo, hi, clipped = b["ci_low"], b["ci_high"], b["clipped"]
+        else:
+            (lo, hi), clipped = t_interval(v, confidence), False
         rows[col] = {"n": len(v), "mean": v.mean(), "sd": v.std(ddof=1) if len(v) > 1 else float("nan"),
-                     "min": v.min(), "max": v.max(), "ci_low": lo, "ci_high": hi}
+                     "min": v.min(), "max": v.max(), "ci_low": lo, "ci_high": hi,
+                     "ci_clipped": clipped}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def comparison_table(results, y=None):
+def pooled_accuracy(result, y, groups, threshold: float = 0.5, n_boot: int = 2000,
+                    confidence: float = 0.95, seed: int = 0) -> dict:
+    """Accuracy of the pooled out-of-fold predictions of ``result`` (a :class:`CVResult`, or an
+    array of out-of-fold probabilities) over all images, with a **cluster bootstrap** interval
+    that resamples the near-duplicate ``groups`` (:func:`utils.metrics.cluster_bootstrap_ci`).
+
+    A Wilson interval would count the 253 brain MRIs as 253 independent trials; copies of one
+    picture sit in the same test fold and are mostly right or wrong together, so they are one
+    piece of evidence, and the interval resamples pictures, not images.  Returns ``accuracy``,
+    ``correct``, ``images``, ``groups``, ``ci_low``, ``ci_high`` and ``interval`` (its name).
+    """
+    oof = np.asarray(getattr(result, "oof", result), dtype=float)
+    y, groups = np.asarray(y).astype(int), np.asarray(groups)
+    pred = (oof >= threshold).astype(int)
+    lo, hi = cluster_bootstrap_ci(y, pred, groups, n_boot=n_boot, confidence=confidence, seed=seed)
+    n_groups = int(len(np.unique(groups)))
+    return {"accuracy": float(np.mean(pred == y)), "correct": int(np.sum(pred == y)),
+            "images": int(len(y)), "groups": n_groups, "ci_low": lo, "ci_high": hi,
+            "interval": f"cluster bootstrap over {n_groups} groups"}
+
+
+def _train_sizes(folds_df):
+    """Training images per fold (the inner validation part included: it is part of the training
+    fold that overlaps between folds) and test images per fold."""
+    n_train = folds_df["n_train"].to_numpy(dtype=float)
+    if "n_val" in folds_df:
+        n_train = n_train + folds_df["n_val"].to_numpy(dtype=float)
+    return n_train, folds_df["n_test"].to_numpy(dtype=float)
+
+
+def compare(a, b, y=None, groups=None, metric: str = "accuracy", n_boot: int = 2000,
+            seed: int = 0, confidence: float = 0.95) -> dict:
+    """Compare two models evaluated on the same folds (``a`` and ``b``: :class:`CVResult`, or
+    anything with ``folds`` and ``oof``).
+
+    * ``corrected t``: :func:`utils.metrics.corrected_resampled_ttest` of the per-fold
+      ``metric`` (Nadeau and Bengio: the fold variance inflated by ``1/k + n_test/n_train``,
+      because the folds' training sets overlap); keys ``mean_diff``, ``ci_low``, ``ci_high``,
+      ``t``, ``df``, ``p``;
+    * with ``y`` and ``groups`` and both out-of-fold predictions: ``pooled`` (the difference of
+      the pooled accuracies with a paired cluster bootstrap interval by group) and ``mcnemar``
+      (exact McNemar over images: it treats images as independent, so with near-duplicates its
+      p-value is too small; kept for comparison).
+    """
+    fa, fb = a.folds, b.folds
+    if len(fa) != len(fb) or ("n_test" in fa and list(fa["n_test"]) != list(fb["n_test"])):
+        raise ValueError("compare needs two results on the same folds")
+    n_train, n_test = _train_sizes(fa)
+    out = {"corrected t": corrected_resampled_ttest(fa[metric].to_numpy(float),
+                                                    fb[metric].to_numpy(float), n_train, n_test,
+                                                    confidence)}
+    oof_a, oof_b = getattr(a, "oof", None), getattr(b, "oof", None)
+    if y is not None and groups is not None and oof_a is not None and oof_b is not None:
+        y = np.asarray(y).astype(int)
+        pa = (np.asarray(oof_a) >= 0.5).astype(int)
+        pb = (np.asarray(oof_b) >= 0.5).astype(int)
+        out["pooled"] = cluster_bootstrap_diff(y, pa, pb, groups, n_boot=n_boot,
+                                               confidence=confidence, seed=seed)
+        out["mcnemar"] = mcnemar_test(y, oof_a, oof_b)
+    return out
+
+
+def comparison_table(results, y=None, groups=None):
     """A table to compare models: one row per :class:`CVResult` in ``results`` (model name,
-    backbone, mean and SD of each of :data:`METRICS` over the folds, total seconds) and, given
-    the labels ``y``, the pooled out-of-fold accuracy with its Wilson 95 % interval.
+    backbone, mean and SD (``ddof=1``) of each of :data:`METRICS` over the folds, total seconds)
+    and, given the labels ``y`` and the near-duplicate ``groups``, the pooled out-of-fold
+    accuracy with its cluster bootstrap 95 % interval (:func:`pooled_accuracy`).
 
     (Not the results page's table, :func:`utils.report.summary_table`, which reads every
     chapter's saved results.)"""
     import pandas as pd
 
+    if (y is None) != (groups is None):
+        raise ValueError("the pooled accuracy needs both y and groups (its interval resamples groups)")
     rows = []
     for res in results:
         f = res.folds
@@ -428,10 +505,9 @@ def comparison_table(results, y=None):
             row[f"{m} mean"] = f[m].mean()
             row[f"{m} sd"] = f[m].std(ddof=1)
         if y is not None:
-            correct = int(((np.asarray(res.oof) >= 0.5) == np.asarray(y)).sum())
-            lo, hi = wilson_ci(correct, len(y))
-            row["pooled accuracy"] = correct / len(y)
-            row["Wilson 95% CI"] = f"{lo:.3f}-{hi:.3f}"
+            pooled = pooled_accuracy(res, y, groups)
+            row["pooled accuracy"] = pooled["accuracy"]
+            row["group bootstrap 95% CI"] = f"{pooled['ci_low']:.3f}-{pooled['ci_high']:.3f}"
         row["seconds"] = f["seconds"].sum() + getattr(res, "setup_seconds", 0.0)
         rows.append(row)
     return pd.DataFrame(rows)

@@ -9,8 +9,10 @@ the chapters use (``from utils import experiments as xp``; ``xp.paper_cnn`` is
 
 * models: ``paper_cnn``, ``improved_cnn``, ``layer_table``, ``PAPER_SIZE`` (:mod:`utils.cnn`);
 * images: ``load_brain_cropped``, ``augmentation`` (:mod:`utils.preprocessing`);
-* cross-validation: ``run_cv``, ``CVResult``, ``summarise``, ``METRICS`` (:mod:`utils.crossval`);
-* tests: ``paired_test``, ``mcnemar_test`` (:mod:`utils.metrics`);
+* cross-validation: ``run_cv``, ``CVResult``, ``summarise``, ``pooled_accuracy``, ``compare``,
+  ``METRICS`` (:mod:`utils.crossval`);
+* tests: ``corrected_resampled_ttest``, ``paired_test`` (naive), ``mcnemar_test``,
+  ``cluster_bootstrap_ci`` (:mod:`utils.metrics`);
 * result files: ``save_results``, ``load_results`` (:mod:`utils.results`).
 
 Typical use::
@@ -30,8 +32,10 @@ import numpy as np
 
 from . import config, datasets, splits
 from .cnn import PAPER_SIZE, improved_cnn, layer_table, paper_cnn
-from .crossval import METRICS, CVResult, predict, run_cv, run_transfer_cv, summarise
-from .metrics import binary_metrics, mcnemar_test, paired_test
+from .crossval import (METRICS, CVResult, compare, pooled_accuracy, predict, run_cv, run_transfer_cv,
+                       summarise)
+from .metrics import (binary_metrics, cluster_bootstrap_ci, corrected_resampled_ttest, mcnemar_test,
+                      paired_test)
 from .preprocessing import augmentation, load_brain_cropped
 from .results import load_results, save_results
 
@@ -39,7 +43,8 @@ __all__ = [  # what this module defines, then what it passes on to the chapters
     "PAPER_ACCURACY", "PAPER_EPOCHS", "MODELS", "protocol", "builder", "load_for", "run_protocol",
     "paper_split", "paper_protocol_repeats",
     "PAPER_SIZE", "paper_cnn", "improved_cnn", "layer_table", "load_brain_cropped", "augmentation",
-    "METRICS", "CVResult", "run_cv", "summarise", "paired_test", "mcnemar_test",
+    "METRICS", "CVResult", "run_cv", "summarise", "pooled_accuracy", "compare",
+    "corrected_resampled_ttest", "paired_test", "mcnemar_test", "cluster_bootstrap_ci",
     "save_results", "load_results",
 ]
 

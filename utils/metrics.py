@@ -7,10 +7,15 @@ follow it by hand; the chapter checks each function against scikit-learn.  Class
 * counts and metrics: :func:`confusion_counts`, :func:`metrics_from_counts`,
   :func:`classification_metrics` (from predicted labels), :func:`binary_metrics` (from predicted
   probabilities, with AUC: one row of a cross-validation table), :func:`auc_by_pairs`;
-* intervals: :func:`wilson_ci`, :func:`wald_ci`, :func:`bootstrap_ci` (proportions) and
-  :func:`t_interval` (a mean over folds or seeds);
-* tests: :func:`paired_test` (per-fold scores of two models) and :func:`mcnemar_test` (their
-  predictions of the same images);
+* intervals: :func:`wilson_ci`, :func:`wald_ci`, :func:`bootstrap_ci` (proportions over
+  independent images), :func:`cluster_bootstrap_ci` and :func:`cluster_bootstrap_diff` (images
+  that share a group: near-duplicates, one patient's images), :func:`t_interval` (a mean over
+  folds or seeds) and :func:`bounded_t_interval` (the same for a rate, kept inside [0, 1]);
+* tests: :func:`paired_test` (per-fold scores of two models, naive),
+  :func:`corrected_resampled_ttest` (the same with Nadeau and Bengio's correction for the
+  overlapping training sets) and :func:`mcnemar_test` (their predictions of the same images);
+
+Spread over folds or seeds is always the sample standard deviation (``ddof=1``).
 * plots: :func:`plot_confusion` (two or more classes), :func:`plot_roc_pr`;
 * how much one split says: :func:`split_variability`.
 """
@@ -186,6 +191,98 @@ def bootstrap_ci(y_true, y_pred, metric=None, n_boot: int = 2000, confidence: fl
     return (float(lo), float(hi), values) if return_samples else (float(lo), float(hi))
 
 
+def _accuracy(a, b) -> float:
+    return float(np.mean(np.asarray(a) == np.asarray(b)))
+
+
+def _group_members(groups):
+    """Indices of the members of each group, groups in sorted order of their labels."""
+    g = np.asarray(groups)
+    _, inverse = np.unique(g, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.flatnonzero(np.diff(inverse[order])) + 1
+    return np.split(order, bounds)
+
+
+def _cluster_resamples(groups, n_boot: int, seed: int):
+    """Yield ``n_boot`` index arrays: each draws as many groups as there are, with replacement
+    (``rng.integers``, seeded), and takes every image of every drawn group."""
+    members = _group_members(groups)
+    rng = np.random.default_rng(seed)
+    for _ in range(int(n_boot)):
+        pick = rng.integers(0, len(members), len(members))
+        yield np.concatenate([members[j] for j in pick])
+
+
+def _percentile(values, confidence: float):
+    values = np.asarray(values, dtype=float)
+    if not len(values):
+        return float("nan"), float("nan")
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(values, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+def cluster_bootstrap_ci(y_true, y_pred, groups, metric=None, n_boot: int = 2000,
+                         confidence: float = 0.95, seed: int = 0, return_samples: bool = False):
+    """Percentile *group* (cluster) bootstrap interval of ``metric(y_true, y_pred)`` (default:
+    accuracy of predicted labels).
+
+    Use it when images are not independent: near-duplicate copies of one picture, or several
+    images of one patient.  Each resample draws as many **groups** as there are, with
+    replacement, and keeps all images of every drawn group together; the interval is the middle
+    ``confidence`` share of the ``n_boot`` resampled values (seeded by ``seed``).  Copies that
+    are all right or all wrong together then count as one piece of evidence, not several, and
+    the interval is wider than one that resamples images.  With one image per group it *is*
+    :func:`bootstrap_ci` (same seed, same resamples, same interval).
+
+    ``metric`` is any function of ``(y_true, y_pred)`` arrays (e.g. a sensitivity, or an AUC of
+    probabilities); a resample where it is undefined (raises ``ValueError`` or
+    ``ZeroDivisionError``) is skipped.
+    """
+    t, p, g = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups)
+    if not len(t) == len(p) == len(g):
+        raise ValueError(f"y_true, y_pred and groups have {len(t)}, {len(p)} and {len(g)} entries")
+    metric = metric or _accuracy
+    values = []
+    for idx in _cluster_resamples(g, n_boot, seed):
+        try:
+            values.append(float(metric(t[idx], p[idx])))
+        except (ValueError, ZeroDivisionError):
+            continue
+    values = np.asarray(values)
+    lo, hi = _percentile(values, confidence)
+    return (lo, hi, values) if return_samples else (lo, hi)
+
+
+def cluster_bootstrap_diff(y_true, pred_a, pred_b, groups, metric=None, n_boot: int = 2000,
+                           confidence: float = 0.95, seed: int = 0) -> dict:
+    """Paired group bootstrap of ``metric(y, pred_a) - metric(y, pred_b)`` (default: the
+    difference of two models' accuracies on the same images).
+
+    Both models are scored on the *same* resampled groups in every resample, so the interval
+    reflects the images on which they differ.  Returns ``diff`` (on all images), ``ci_low``,
+    ``ci_high``, ``share_above_0`` (share of resamples where A is ahead) and ``groups``.
+    Like McNemar's test this holds the trained models fixed (it says nothing about retraining),
+    but unlike McNemar it keeps near-duplicates or one patient's images together.
+    """
+    t, a, b, g = (np.asarray(v) for v in (y_true, pred_a, pred_b, groups))
+    if not len(t) == len(a) == len(b) == len(g):
+        raise ValueError("y_true, pred_a, pred_b and groups need the same length")
+    metric = metric or _accuracy
+    values = []
+    for idx in _cluster_resamples(g, n_boot, seed):
+        try:
+            values.append(float(metric(t[idx], a[idx])) - float(metric(t[idx], b[idx])))
+        except (ValueError, ZeroDivisionError):
+            continue
+    values = np.asarray(values)
+    lo, hi = _percentile(values, confidence)
+    return {"diff": float(metric(t, a)) - float(metric(t, b)), "ci_low": lo, "ci_high": hi,
+            "share_above_0": float(np.mean(values > 0)) if len(values) else float("nan"),
+            "groups": int(len(np.unique(g)))}
+
+
 def t_interval(values, confidence: float = 0.95) -> tuple[float, float]:
     """Student-t confidence interval of the mean of ``values`` (NaNs dropped)."""
     from scipy import stats
@@ -200,11 +297,38 @@ def t_interval(values, confidence: float = 0.95) -> tuple[float, float]:
     return (float(mean - half), float(mean + half))
 
 
+def bounded_t_interval(values, confidence: float = 0.95, bounds=(0.0, 1.0)) -> dict:
+    """:func:`t_interval` of a mean of rates (accuracy, AUC, sensitivity ... over folds), clipped
+    to ``bounds`` (default [0, 1]), with the clipping flagged.
+
+    Returns ``{"ci_low", "ci_high", "clipped"}``; ``clipped`` is True when the t-interval
+    reached past a bound (e.g. five fold sensitivities of 1.0, 0.95, 1.0, 1.0, 0.9 give an upper
+    end above 1).  Why clip rather than use another interval: the t-interval is the book's
+    interval for a mean over folds, and clipping only removes values a mean of rates cannot
+    take, so the clipped interval contains the true mean whenever the unclipped one does (its
+    coverage is unchanged) and its other end stays comparable across tables.  A logit-scale
+    interval would respect the bounds by construction but is undefined as soon as one fold
+    scores exactly 0 or 1, which is common on ~50-image folds.  The flag tells a reader that the
+    interval is against a bound, where the symmetric t-approximation is at its weakest.
+    """
+    lo, hi = t_interval(values, confidence)
+    low_bound, high_bound = bounds
+    clipped = bool((lo == lo and lo < low_bound) or (hi == hi and hi > high_bound))
+    if lo == lo:
+        lo = max(lo, low_bound)
+    if hi == hi:
+        hi = min(hi, high_bound)
+    return {"ci_low": float(lo), "ci_high": float(hi), "clipped": clipped}
+
+
 # --------------------------------------------------------------------------------------------
 # Tests: are two models different?
 # --------------------------------------------------------------------------------------------
 def paired_test(a, b, confidence: float = 0.95) -> dict:
     """Paired t-test of two models' per-fold scores (same folds, same order).
+
+    Over cross-validation folds it is over-confident (the training sets overlap): use
+    :func:`corrected_resampled_ttest` there; this one is for truly independent pairs.
 
     Returns the mean difference ``a - b``, its t-based CI, t, degrees of freedom and the
     two-sided p-value.  With 5 folds the test has 4 degrees of freedom: only large, consistent
@@ -227,12 +351,54 @@ def paired_test(a, b, confidence: float = 0.95) -> dict:
     return {"mean_diff": float(d.mean()), "ci_low": lo, "ci_high": hi, "t": t, "df": n - 1, "p": p}
 
 
+def corrected_resampled_ttest(a, b, n_train, n_test, confidence: float = 0.95) -> dict:
+    """Corrected resampled t-test of two models' per-fold scores (Nadeau and Bengio, 2003).
+
+    The folds of a cross-validation share most of their training images, so the fold
+    differences ``d = a - b`` are positively correlated and the naive paired t-test
+    (:func:`paired_test`, variance ``s^2 / k``) is over-confident.  Nadeau and Bengio replace
+    ``1/k`` by ``1/k + n_test/n_train``:
+
+        t = mean(d) / sqrt((1/k + n_test/n_train) * s^2),   df = k - 1,
+
+    with ``s^2`` the sample variance of the ``k`` differences (``ddof=1``).  ``n_train`` and
+    ``n_test`` are the training and test images per fold (numbers, or one per fold: their
+    means are used); in 5-fold CV ``n_test/n_train`` is about 1/4, which more than doubles the
+    variance.  Returns the mean difference, its corrected t-based CI, t, df, the two-sided
+    p-value and the ``correction`` factor ``(1/k + n_test/n_train) / (1/k)``.
+    """
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
+        raise ValueError(f"corrected_resampled_ttest needs two 1-D arrays of equal length >= 2, "
+                         f"got {a.shape} and {b.shape}")
+    d = a - b
+    k = len(d)
+    ratio = float(np.mean(n_test)) / float(np.mean(n_train))
+    var = (1 / k + ratio) * d.var(ddof=1)
+    mean = float(d.mean())
+    if var == 0:
+        t, p = (0.0, 1.0) if mean == 0 else (math.copysign(math.inf, mean), 0.0)
+    else:
+        t = mean / math.sqrt(var)
+        p = float(2 * stats.t.sf(abs(t), k - 1))
+    half = stats.t.ppf(0.5 + confidence / 2, k - 1) * math.sqrt(var)
+    return {"mean_diff": mean, "ci_low": mean - half, "ci_high": mean + half, "t": float(t),
+            "df": k - 1, "p": p, "correction": (1 / k + ratio) * k}
+
+
 def mcnemar_test(y_true, prob_a, prob_b, threshold: float = 0.5) -> dict:
     """Exact McNemar test on two models' out-of-fold predictions of the same images.
 
     ``b01``: images model A gets wrong and B right; ``b10``: A right and B wrong. Under the null
     hypothesis (equal error rates) the discordant images split 50/50; the p-value is the
     two-sided exact binomial test.
+
+    Caveat: it treats the images as independent trials and the trained models as fixed.  Where
+    images share a group (near-duplicates, one patient) the discordant images are not
+    independent and the p-value is too small; :func:`cluster_bootstrap_diff` keeps the groups
+    together, and :func:`corrected_resampled_ttest` also counts the retraining.
     """
     from scipy import stats
 

@@ -34,7 +34,8 @@ def summary_rows(results: dict | None = None) -> list[dict]:
     def row(section, experiment, protocol, metric, value, lo=math.nan, hi=math.nan, paper="",
             name=""):
         mode = results.get(name, {}).get("environment", {}).get("mode", "?")
-        # a t-interval of a mean over 5 folds can pass 1: a proportion's interval stops there
+        # the chapters clip fold-mean intervals to [0, 1] (utils.metrics.bounded_t_interval);
+        # results saved before that are clipped here the same way
         rows.append({"section": section, "experiment": experiment, "protocol": protocol,
                      "metric": metric, "value": to_float(value), "95% CI low": max(to_float(lo), 0.0),
                      "95% CI high": min(to_float(hi), 1.0), "paper reports": paper, "mode": mode})
@@ -100,7 +101,9 @@ def summary_rows(results: dict | None = None) -> list[dict]:
     clf = cov.get("classifier", {})
     if "accuracy" in clf:
         n = int(cov.get("images", 0) or 0)
-        lo, hi = wilson_ci(round(clf["accuracy"] * n), n) if n else (math.nan, math.nan)
+        # the chapter's interval resamples patients (several X-rays per patient); a file
+        # without it gets no interval rather than a Wilson interval that assumes independence
+        lo, hi = (clf.get("accuracy_ci95") or [math.nan, math.nan])[:2]
         proto = (f"{n} images of {cov.get('patients', '?')} patients, patient-grouped "
                  f"{cov.get('folds', '?')}-fold CV")
         row("COVID-19 X-ray", "Lite0 features + logistic regression, 3 classes", proto, "accuracy",

@@ -17,8 +17,9 @@ Speed on a CPU comes from caching what does not change:
 * **fine-tuning** (:func:`frozen_views`): the blocks that stay frozen are a fixed function of
   the image (their BatchNorm layers run in inference mode and their stochastic depth is off), so
   their output is computed once for a few augmented *views* of every image (original, mirror
-  image and random flips/rotations/zooms/shifts) and cached; only the unfrozen top blocks and
-  the head run in each training step.  This computes exactly what fitting the whole network
+  image and random flips/rotations/zooms/shifts, each image's drawn from its own key and the
+  seed, so that other images joining the set never change them) and cached; only the unfrozen
+  top blocks and the head run in each training step.  This computes exactly what fitting the whole network
   with those blocks frozen computes, with the augmentation drawn from a fixed pool of views
   instead of fresh random ones every epoch.
 
@@ -497,33 +498,63 @@ def _augmenter(settings: dict, name: str = "views"):
     return preprocessing.augmentation(name=name, **settings)
 
 
+def view_seed(key: str, seed: int, view: int) -> int:
+    """The random seed of one augmented view of one image: a hash of the image's key (its file's
+    sha256, see :func:`image_keys`), the run's ``seed`` and the view number, and nothing else."""
+    digest = hashlib.sha256(f"{key}|{int(seed)}|{int(view)}".encode()).hexdigest()
+    return int(digest[:8], 16) & 0x7FFFFFFF
+
+
 def augment_views(X01, n_views: int, seed: int = 0, batch_size: int = 32,
-                  augmentation: dict | None = None):
+                  augmentation: dict | None = None, keys=None):
     """Yield ``n_views`` versions of the images (in [0, 1]): original, mirror image, then random
     augmentations (:data:`VIEW_AUGMENTATION`: flip, rotation up to 15 degrees, zoom up to
-    10 %, shift up to 5 %, contrast and gamma changes up to 20 %), one array at a time."""
-    import keras
+    10 %, shift up to 5 %, contrast and gamma changes up to 20 %), one array at a time.
 
+    Each image's random views depend only on its key (``keys``, one per image; default: the
+    sha256 of its pixels) and ``seed`` (:func:`view_seed`): the augmenter's random streams are
+    reset for every image, so adding, removing or reordering *other* images leaves an image's
+    views unchanged (otherwise a training image's views, and the trained model, would change
+    when test images join the set).  ``batch_size`` is kept for compatibility; images are
+    augmented one at a time."""
+    X01 = np.asarray(X01)
     for view in [X01, X01[:, :, ::-1]][:n_views]:
         yield view
-    if n_views > 2:
-        keras.utils.set_random_seed(seed)
-        aug = _augmenter(augmentation or VIEW_AUGMENTATION)
-        for _ in range(n_views - 2):
-            yield np.concatenate([np.asarray(aug(X01[i:i + batch_size], training=True))
-                                  for i in range(0, len(X01), batch_size)])
+    if n_views <= 2:
+        return
+    if keys is None:
+        keys = [hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest() for x in X01]
+    keys = [str(k) for k in keys]
+    if len(keys) != len(X01):
+        raise ValueError(f"{len(keys)} keys for {len(X01)} images")
+    import tensorflow as tf
+
+    aug = _augmenter(augmentation or VIEW_AUGMENTATION)
+    generators = [layer.seed_generator for layer in aug.layers]
+    one = tf.function(lambda x: aug(x, training=True))   # reads the generators' states per call
+    for v in range(2, n_views):
+        out = np.empty(X01.shape, dtype=np.float32)
+        for i, key in enumerate(keys):
+            s0 = view_seed(key, seed, v)
+            for j, gen in enumerate(generators):   # disjoint counters per layer
+                gen.state.assign(np.array([s0, 1000 * j], dtype=gen.state.dtype))
+            out[i] = np.asarray(one(X01[i:i + 1]))[0]
+        yield out
 
 
 def frozen_views(data, split: str, n_views: int = 6, seed: int = 0, batch_size: int = 32,
                  cache: bool = True, verbose: bool = True) -> Views:
     """Output of the frozen Lite0 part (input .. layer ``split``) for ``n_views`` views of every
-    image, cached like :func:`extract_features` (float16 on disk)."""
+    image, cached like :func:`extract_features` (float16 on disk).
+
+    Each image's views depend only on that image (its key, :func:`image_keys`) and ``seed``
+    (:func:`augment_views`), not on the other images of the set."""
     import keras
 
     X = getattr(data, "X", data)
     size = int(np.shape(X)[1])
     key = cache_key(data, backbone=BACKBONE, split=split, n_views=n_views, seed=seed,
-                    kind="views", augmentation=VIEW_AUGMENTATION)
+                    kind="views", augmentation=VIEW_AUGMENTATION, views="per-image seeds")
     path = features_dir() / f"{BACKBONE}_{split}_{size}px_views{n_views}_{key}.npy"
     start = time.perf_counter()
     if cache and path.is_file():
@@ -538,7 +569,7 @@ def frozen_views(data, split: str, n_views: int = 6, seed: int = 0, batch_size: 
     config.seed_everything(seed)
     per_view = []
     X01 = as_rgb255(X) / 255.0
-    for view in augment_views(X01, n_views, seed, batch_size):
+    for view in augment_views(X01, n_views, seed, batch_size, keys=image_keys(data)):
         per_view.append(np.concatenate([
             np.asarray(bottom(preprocess(view[i:i + batch_size]), training=False))
             for i in range(0, len(view), batch_size)]))
