@@ -4,7 +4,8 @@
 # is reused only while the mode, the seed, utils/, the requirement files and the installed
 # versions are unchanged (scripts/build_cache.py prepare), and the build fails unless every
 # executed chapter's environment report states the mode asked for (check-modes).  Then check what
-# readers will see: no executed cell prints more than a screenful (utils.audit), and every page
+# readers will see: no executed cell prints more than a screenful and every exercise solution
+# passes its check (utils.audit), and every page
 # opens in headless Chromium with its figures, links and Colab button (scripts/check_site.py,
 # screenshots in _build/screenshots; skipped with a note where no Chromium is installed).
 # Data: set DLBI_DATA_MIRROR to a local mirror folder, or let the loader download (internet).

@@ -6,7 +6,9 @@ the failure message names the command that fixes it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 
 import pytest
 
@@ -51,8 +53,9 @@ def test_an_edit_in_the_ipynb_is_caught(pair):
         cell["source"] = "".join(cell["source"]) + " A fix made in Colab."
     _edit_ipynb(pair, typo)
     problems = skeleton.pair_problems(pair)
-    assert problems and "source" in problems[0]
-    assert any("jupytext --sync" in p for p in problems)
+    assert problems and "source" in problems[0] and "A fix made in Colab." in problems[0]
+    # outside git the newer file counts: the .ipynb was written last, so it rewrites the .md
+    assert any("jupytext --to md:myst" in p for p in problems)
 
 
 def test_a_changed_tag_and_a_missing_cell_are_caught(pair):
@@ -80,6 +83,75 @@ def test_sync_rewrites_the_pair_from_the_md(pair):
     assert "Learning objectives (edited)" in skeleton.paired_ipynb(pair).read_text()
 
 
+def _git(repo, *args):
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args], cwd=repo,
+                   check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo_pair(pair):
+    """The pair committed in a fresh git repository."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = pair.parent
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "chapter")
+    return pair
+
+
+def _colab_edit(nb):
+    """What a notebook downloaded from Colab looks like: a text fix, and outputs."""
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
+    cell["source"] = "".join(cell["source"]) + " A fix made in Colab."
+    code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "ran in Colab\n"}]
+    code["execution_count"] = 1
+
+
+def test_git_decides_which_side_was_edited_not_file_times(repo_pair):
+    _edit_ipynb(repo_pair, _colab_edit)
+    os.utime(repo_pair)  # a fresh checkout can leave the .md looking newer: it must not matter
+    assert skeleton.edited_side(repo_pair) == "ipynb"
+    assert "jupytext --to md:myst" in skeleton.fix_command(repo_pair)
+    # committed, then the .md committed later with another edit: the later commit wins
+    _git(repo_pair.parent, "commit", "-qam", "colab edit")
+    assert skeleton.edited_side(repo_pair) == "unknown"  # same commit: no way to tell
+    _edit_ipynb(repo_pair, lambda nb: None)
+
+
+def test_sync_takes_a_colab_edit_into_the_md_and_strips_outputs(repo_pair):
+    _edit_ipynb(repo_pair, _colab_edit)
+    os.utime(repo_pair)
+    skeleton.sync([repo_pair])
+    assert "A fix made in Colab." in repo_pair.read_text()   # the edit was kept, not lost
+    assert skeleton.pair_problems(repo_pair) == []
+    nb = json.loads(skeleton.paired_ipynb(repo_pair).read_text())
+    assert not any(c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
+
+
+def test_sync_refuses_when_both_sides_changed(repo_pair):
+    _edit_ipynb(repo_pair, _colab_edit)
+    text = repo_pair.read_text()
+    repo_pair.write_text(text.replace("**Learning objectives.**", "**Learning goals.**", 1))
+    before = repo_pair.read_text(), skeleton.paired_ipynb(repo_pair).read_text()
+    assert skeleton.edited_side(repo_pair) == "both"
+    with pytest.raises(skeleton.PairConflict, match="by hand"):
+        skeleton.sync([repo_pair])
+    assert (repo_pair.read_text(), skeleton.paired_ipynb(repo_pair).read_text()) == before
+
+
+def test_a_committed_mismatch_names_the_side_committed_last(repo_pair):
+    import time
+
+    text = repo_pair.read_text()
+    repo_pair.write_text(text.replace("**Learning objectives.**", "**Learning goals.**", 1))
+    time.sleep(1.1)   # commit times have a resolution of one second
+    _git(repo_pair.parent, "commit", "-qam", "edit the md only")
+    assert skeleton.edited_side(repo_pair) == "md"
+    assert "jupytext --update --to ipynb" in skeleton.fix_command(repo_pair)
+
+
 def test_exercise_pattern_is_enforced():
     def cell(kind, text, tags=()):
         return {"cell_type": kind, "source": text, "metadata": {"tags": list(tags)}}
@@ -97,5 +169,8 @@ def test_exercise_pattern_is_enforced():
     no_check = json.loads(json.dumps(good))
     no_check["cells"][3]["source"] = "answer = 1"
     assert "ex.check_a" in skeleton.exercise_problems(no_check)[0]
+    no_placeholder = json.loads(json.dumps(good))
+    no_placeholder["cells"][1]["source"] = "ex.check_a(42)"
+    assert "placeholder" in skeleton.exercise_problems(no_placeholder)[0]
     no_solution = {"cells": good["cells"][:2]}
     assert "solution-start" in skeleton.exercise_problems(no_solution)[0]

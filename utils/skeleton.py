@@ -17,9 +17,10 @@ report (``utils.setup()``); the body; a summary; exercises. Each exercise is
    nbval execute it, and the audit (:mod:`utils.audit`) fails a solution whose check does not
    answer "Correct".
 
-``python -m utils.skeleton sync`` rewrites every chapter's setup cell from ``_config.yml`` (the
-one place that names the repository), brings each ``.ipynb`` up to date with its ``.md`` and
-strips outputs; ``check`` lists problems.
+``python -m utils.skeleton sync`` brings every pair together from the side that was edited (as
+git sees it: an ``.ipynb`` changed in Colab rewrites the ``.md``, a changed ``.md`` rewrites the
+``.ipynb``; it refuses when both changed), rewrites the setup cells from ``_config.yml`` (the one
+place that names the repository) and strips outputs; ``check`` lists problems.
 """
 from __future__ import annotations
 
@@ -121,13 +122,68 @@ def cell_signature(nb: dict) -> list[tuple[str, str, tuple[str, ...]]]:
     return [(c.get("cell_type"), _source(c).strip("\n"), tuple(tags(c))) for c in nb.get("cells", [])]
 
 
+def _git(*args: str, cwd: Path = ROOT) -> str | None:
+    """Output of a git command in the repository (None outside a git checkout or without git)."""
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def edited_side(md_path: Path | str) -> str:
+    """Which file of a disagreeing pair holds the newer edit: ``"md"``, ``"ipynb"``, ``"both"``
+    or ``"unknown"``.
+
+    Modification times say nothing after a clone or a checkout, so git decides: a file with
+    uncommitted changes (or not yet committed) is the edited one; when both are committed, the
+    one committed last. Outside a git checkout the more recently modified file counts.
+    """
+    md_path = Path(md_path).resolve()
+    files = {"md": md_path, "ipynb": paired_ipynb(md_path)}
+    cwd = md_path.parent
+    status = {side: _git("status", "--porcelain", "--", str(f), cwd=cwd) for side, f in files.items()}
+    if any(s is None for s in status.values()):  # not a git checkout: fall back to mtimes
+        times = {side: f.stat().st_mtime for side, f in files.items() if f.exists()}
+        if len(times) < 2 or times["md"] == times["ipynb"]:
+            return "unknown"
+        return max(times, key=times.get)
+    changed = [side for side, s in status.items() if s.strip()]
+    if len(changed) == 1:
+        return changed[0]
+    if len(changed) == 2:
+        return "both"
+    stamps = {side: (_git("log", "-1", "--format=%ct", "--", str(f), cwd=cwd) or "").strip()
+              for side, f in files.items()}
+    if stamps["md"] and stamps["ipynb"] and stamps["md"] != stamps["ipynb"]:
+        return max(stamps, key=lambda side: int(stamps[side]))
+    return "unknown"
+
+
+def _shown(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def fix_command(md_path: Path | str, side: str | None = None) -> str:
+    """The one-direction command that makes a pair agree again, from the edited side."""
+    md_path = Path(md_path)
+    side = edited_side(md_path) if side is None else side
+    if side == "ipynb":
+        return f"jupytext --to md:myst {_shown(paired_ipynb(md_path))}   (the .ipynb was edited: it rewrites the .md)"
+    if side == "md":
+        return f"jupytext --update --to ipynb {_shown(md_path)}   (the .md was edited: it rewrites the .ipynb)"
+    return (f"both files changed: merge the edits into {_shown(md_path)} by hand, then "
+            f"jupytext --update --to ipynb {_shown(md_path)}")
+
+
 def pair_problems(md_path: Path | str) -> list[str]:
-    """Where ``NN_name.md`` and its ``NN_name.ipynb`` disagree (empty list = in sync)."""
+    """Where ``NN_name.md`` and its ``NN_name.ipynb`` disagree (empty list = in sync), with the
+    command that fixes it (:func:`fix_command`)."""
     md_path = Path(md_path)
     ipynb = paired_ipynb(md_path)
-    fix = f"jupytext --sync {md_path.relative_to(ROOT) if md_path.is_relative_to(ROOT) else md_path}"
     if not ipynb.exists():
-        return [f"{ipynb.name} is missing: run {fix}"]
+        return [f"{ipynb.name} is missing: run jupytext --update --to ipynb {_shown(md_path)}"]
     a, b = cell_signature(read(md_path)), cell_signature(read(ipynb))
     problems = []
     if len(a) != len(b):
@@ -140,12 +196,14 @@ def pair_problems(md_path: Path | str) -> list[str]:
                      min(len(lines_a), len(lines_b)))
             line_a = lines_a[k] if k < len(lines_a) else "(nothing)"
             line_b = lines_b[k] if k < len(lines_b) else "(nothing)"
-            problems.append(f"cell {i} differs ({what}), line {k + 1}: .md has {line_a[:80]!r}, "
-                            f".ipynb has {line_b[:80]!r}")
+            j = next((j for j, (u, v) in enumerate(zip(line_a, line_b)) if u != v),
+                     min(len(line_a), len(line_b)))
+            start = max(0, j - 30)   # show where the two lines part
+            problems.append(f"cell {i} differs ({what}), line {k + 1}: .md has "
+                            f"{line_a[start:j + 50]!r}, .ipynb has {line_b[start:j + 50]!r}")
             break
     if problems:
-        problems.append(f"fix: {fix}  (jupytext takes the more recently modified file as the "
-                        "source; if you edited the .ipynb, e.g. in Colab, run it before touching the .md)")
+        problems.append(f"fix: {fix_command(md_path)}; or python -m utils.skeleton sync")
     return problems
 
 
@@ -165,6 +223,9 @@ def exercise_problems(nb: dict) -> list[str]:
                 problems.append(f"exercise {label}: the next code cell must be the student's cell "
                                 "ending in its check (ex.check_...)")
                 continue
+            if "= ..." not in _source(student):
+                problems.append(f"exercise {label}: the student's cell needs a placeholder "
+                                "(answer = ...) for the student to replace")
             start = next((k for k, c in enumerate(rest) if c.get("cell_type") == "markdown"
                           and any(s.group("label") == label
                                   for s in SOLUTION_START.finditer(_source(c)))), None)
@@ -213,7 +274,7 @@ def check(path) -> list[str]:
         if "{exercise}" not in text:
             problems.append("no {exercise} directive")
         problems += exercise_problems(nb)
-    for i, cell in enumerate(cells):
+    for i, cell in enumerate(cells):  # only an .ipynb can carry outputs
         if cell.get("cell_type") == "code" and (cell.get("outputs") or cell.get("execution_count")):
             problems.append(f"cell {i} carries outputs (run: python -m utils.skeleton sync)")
     if path.suffix == ".md" and not path.name.startswith("_"):  # the template has no pair
@@ -226,46 +287,76 @@ def update_pair(md_path: Path | str) -> Path:
     md_path = Path(md_path)
     subprocess.run([sys.executable, "-m", "jupytext", "--quiet", "--update", "--to", "ipynb",
                     str(md_path)], check=True, cwd=ROOT)
-    ipynb = paired_ipynb(md_path)
-    nb = strip_outputs(json.loads(ipynb.read_text(encoding="utf-8")))
-    ipynb.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return _strip_file(paired_ipynb(md_path))
+
+
+def update_source(md_path: Path | str) -> Path:
+    """Rewrite ``NN_name.md`` from an edited ``NN_name.ipynb`` (e.g. downloaded from Colab); the
+    ``.ipynb``'s outputs are then stripped."""
+    md_path = Path(md_path)
+    ipynb = _strip_file(paired_ipynb(md_path))
+    subprocess.run([sys.executable, "-m", "jupytext", "--quiet", "--to", "md:myst", str(ipynb)],
+                   check=True, cwd=ROOT)
+    return md_path
+
+
+def _strip_file(ipynb: Path) -> Path:
+    nb = json.loads(ipynb.read_text(encoding="utf-8"))
+    before = json.dumps(nb, sort_keys=True)
+    strip_outputs(nb)
+    if json.dumps(nb, sort_keys=True) != before:
+        ipynb.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return ipynb
 
 
+class PairConflict(RuntimeError):
+    """Both files of a pair were edited: :func:`sync` will not choose one."""
+
+
 def sync(paths=None) -> list[Path]:
-    """Rewrite the setup cell of each chapter's ``.md`` from ``_config.yml``, then bring its
-    ``.ipynb`` up to date (no outputs). Returns the files that changed."""
+    """Bring every pair together, in the right direction, and the setup cells in line.
+
+    For each chapter: when the pair disagrees, the edited side (:func:`edited_side`, as git
+    sees it) is copied onto the other: an ``.ipynb`` edited in Colab rewrites the ``.md``, an
+    edited ``.md`` rewrites the ``.ipynb``; when both were edited, :class:`PairConflict` is
+    raised and nothing of that chapter is touched. Then the setup cell is rewritten from
+    ``_config.yml`` and the ``.ipynb`` is stripped of outputs. Returns the files that changed.
+    """
     changed = []
     source = setup_cell_source()
+    block = re.compile(r"(```\{code-cell\}[^\n]*\n:tags: \[[^\]]*\bsetup\b[^\]]*\]\n\n)(.*?)(\n```)", re.S)
     for md_path in paths or chapter_sources():
         md_path = Path(md_path)
+        ipynb = paired_ipynb(md_path)
+        before = {f: (f.read_bytes() if f.exists() else b"") for f in (md_path, ipynb)}
+        if ipynb.exists() and pair_problems(md_path):
+            side = edited_side(md_path)
+            if side == "ipynb":
+                update_source(md_path)
+            elif side != "md":
+                raise PairConflict(f"{_shown(md_path)}: {fix_command(md_path, side)}")
         text = md_path.read_text(encoding="utf-8")
-        block = re.compile(r"(```\{code-cell\}[^\n]*\n:tags: \[[^\]]*\bsetup\b[^\]]*\]\n\n)(.*?)(\n```)", re.S)
         new = block.sub(lambda m: m.group(1) + source + m.group(3), text, count=1)
         if new != text:
             md_path.write_text(new, encoding="utf-8")
-            changed.append(md_path)
-        ipynb = paired_ipynb(md_path)
-        before = ipynb.read_bytes() if ipynb.exists() else b""
-        if new != text or pair_problems(md_path) or _has_outputs(ipynb):
+        if not ipynb.exists() or pair_problems(md_path):
             update_pair(md_path)
-        if ipynb.read_bytes() != before:
-            changed.append(ipynb)
+        else:
+            _strip_file(ipynb)
+        changed += [f for f in (md_path, ipynb) if f.read_bytes() != before[f]]
     return changed
-
-
-def _has_outputs(ipynb: Path) -> bool:
-    if not ipynb.exists():
-        return True
-    nb = json.loads(ipynb.read_text(encoding="utf-8"))
-    return any(c.get("outputs") or c.get("execution_count") for c in nb["cells"] if c["cell_type"] == "code")
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv else "check"
     if command == "sync":
-        for p in sync():
+        try:
+            changed = sync()
+        except PairConflict as err:
+            print(f"not synced: {err}")
+            return 1
+        for p in changed:
             print(f"updated {p.relative_to(ROOT)}")
         return 0
     if command == "check":
