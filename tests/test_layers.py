@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from utils import layers
 
 MODULES = layers.module_names()
@@ -98,5 +100,49 @@ def test_checker_flags_modules_without_a_layer():
 
 def test_known_exception_is_only_let_through_when_listed():
     source = "def environment():\n    from . import data\n    return data\n"
-    assert layers.upward_imports(source, "config", MODULES) == []
+    listed = {("config", "data"): "an example debt"}
+    assert layers.upward_imports(source, "config", MODULES, exceptions=listed) == []
     assert layers.upward_imports(source, "config", MODULES, exceptions={})
+    assert layers.upward_imports(source, "config", MODULES)  # nothing is listed by default
+
+
+# --------------------------------------------------------------------------------------------
+# results and plots depend on nothing above config, not even through config
+# --------------------------------------------------------------------------------------------
+def import_closure(module: str) -> set[str]:
+    """Every utils module that ``module`` imports, directly or through the modules it imports
+    (any import statement, as :func:`utils.layers.imported_modules` finds them)."""
+    seen, todo = set(), [module]
+    while todo:
+        name = todo.pop()
+        source = MODULES[name].read_text(encoding="utf-8")
+        for _, target in layers.imported_modules(source, name, MODULES):
+            if target not in seen and target != module:
+                seen.add(target)
+                if target in MODULES:
+                    todo.append(target)
+    return seen
+
+
+def test_import_closure_follows_imports_transitively():
+    # dedup imports only data, which imports config (the data locations): both are reached
+    direct = {t for _, t in layers.imported_modules(MODULES["dedup"].read_text(encoding="utf-8"),
+                                                    "dedup", MODULES)}
+    assert direct == {"data"}
+    assert {"data", "config"} <= import_closure("dedup")
+    for module in ("covid", "preprocessing", "data"):
+        for target in import_closure(module) - {module}:
+            assert import_closure(target) - {module} <= import_closure(module), (module, target)
+
+
+@pytest.mark.parametrize("module", ["results", "plots"])
+def test_results_and_plots_depend_on_nothing_above_config(module):
+    """results and plots import only config among utils modules; whatever config itself pulls
+    in (plots and audit for ``setup()``) stays in the base layer: never data, never a model."""
+    own = {t for _, t in layers.imported_modules(MODULES[module].read_text(encoding="utf-8"),
+                                                 module, MODULES)}
+    assert own <= {"config"}, f"{module} imports {sorted(own - {'config'})}"
+    closure = import_closure(module)
+    above = sorted(t for t in closure if layers.layer_of(t) is None or layers.layer_of(t)[0] > 0)
+    assert not above, f"{module} depends, through {sorted(closure)}, on {above}"
+    assert "data" not in closure

@@ -1,9 +1,15 @@
-"""Run configuration shared by every chapter: quick/full mode, seeding, environment report.
+"""Run configuration shared by every chapter: quick/full mode, seeding, where the data comes
+from, environment report.
 
 Quick mode (``DLBI_MODE=quick``) is what the test suite uses: fewer epochs and folds, smaller
 images and subsets, so that every notebook executes in minutes on two CPU cores.  Full mode is
 the default and is what the book is built with; every number quoted in the book's prose comes
 from full mode.
+
+Where the data comes from is configuration too (environment variables ``DLBI_DATA_MIRROR``,
+``DLBI_CACHE``, ``DLBI_OFFLINE``, ``DLBI_DATA_URL``): :func:`mirror_dir`, :func:`cache_dir` and
+:func:`describe_source` live here so that the environment report needs nothing above this
+module; :mod:`utils.data` uses (and re-exports) them.
 """
 from __future__ import annotations
 
@@ -20,6 +26,18 @@ MODE_ENV = "DLBI_MODE"
 SEED_ENV = "DLBI_SEED"
 DEFAULT_SEED = 42
 MODES = ("quick", "full")
+
+# Where the data comes from (read by utils.data, which re-exports these names).
+DATASETS = ("brain_mri", "brain_mri_masks", "chest_xray", "brain_mri_external", "ixi_t1")
+MIRROR_ENV = "DLBI_DATA_MIRROR"  # a local folder holding <dataset>/<file>
+CACHE_ENV = "DLBI_CACHE"         # downloads, derived arrays, weights (default ~/.cache/dlbi)
+OFFLINE_ENV = "DLBI_OFFLINE"     # set (not "0"): never download
+URL_ENV = "DLBI_DATA_URL"        # replaces https://raw.githubusercontent.com in download URLs
+
+
+class DataError(RuntimeError):
+    """Base class of every data problem the book reports (subclasses in :mod:`utils.data`;
+    ``utils.data.DataError`` is this class)."""
 
 
 def mode() -> str:
@@ -78,6 +96,47 @@ def seed_everything(seed: int | None = None) -> int:
 
         keras.utils.set_random_seed(seed)
     return seed
+
+
+def cache_dir() -> Path:
+    """Folder for downloaded data and converted weights (``DLBI_CACHE`` or ``~/.cache/dlbi``)."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "dlbi").expanduser()
+
+
+def mirror_dir() -> Path | None:
+    """The local mirror named by ``DLBI_DATA_MIRROR``, validated, or None when unset.
+
+    Raises :class:`DataError` when it is not a folder or holds none of :data:`DATASETS`.
+    """
+    value = os.environ.get(MIRROR_ENV, "").strip()
+    if not value:
+        return None
+    path = Path(value).expanduser().resolve()
+    if not path.is_dir():
+        raise DataError(
+            f"{MIRROR_ENV}={value!r} is not a folder (relative paths are read from the current "
+            f"folder, {Path.cwd()}; an absolute path is safer). Point it at the folder that holds "
+            f"{', '.join(DATASETS)} (for example the repository's ../shared/data), or unset it "
+            "to download the data."
+        )
+    if not any((path / d).is_dir() for d in DATASETS):
+        content = sorted(p.name for p in path.iterdir())[:8]
+        raise DataError(
+            f"{MIRROR_ENV}={value!r} holds none of the data set folders {DATASETS} "
+            f"(it contains {content or 'nothing'}). Point it at the folder that holds them."
+        )
+    return path
+
+
+def describe_source() -> str:
+    """Where data comes from in this session (for the environment report)."""
+    try:
+        mirror = mirror_dir()
+    except DataError as err:
+        return f"misconfigured mirror: {err}"
+    if mirror:
+        return f"mirror {mirror} (verified by sha256)"
+    return f"cache {cache_dir() / 'data'}, downloads from pinned GitHub commits"
 
 
 def configure_tensorflow() -> None:
@@ -161,8 +220,6 @@ def accelerator() -> str:
 
 def environment(seed: int | None = None) -> dict:
     """The facts a reader needs to reproduce a result, as a dict."""
-    from . import data  # local import: data imports config
-
     info = {
         "date": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "mode": mode(),
@@ -173,7 +230,7 @@ def environment(seed: int | None = None) -> dict:
         "cpu_cores": os.cpu_count(),
         "accelerator": accelerator(),
         "in_colab": "google.colab" in sys.modules,
-        "data_source": data.describe_source(),
+        "data_source": describe_source(),
     }
     for name, distribution in LIBRARIES.items():
         info[name] = _version(name, distribution)

@@ -29,21 +29,19 @@ from pathlib import Path
 
 import numpy as np
 
-DATASETS = ("brain_mri", "brain_mri_masks", "chest_xray", "brain_mri_external", "ixi_t1")
-MIRROR_ENV = "DLBI_DATA_MIRROR"
-CACHE_ENV = "DLBI_CACHE"
-OFFLINE_ENV = "DLBI_OFFLINE"
-URL_ENV = "DLBI_DATA_URL"
+# Where the data comes from is configuration: the data set names, the environment variables and
+# the mirror/cache folders live in utils.config and are re-exported here (the same objects), so
+# that data.cache_dir, data.MIRROR_ENV, data.DataError, ... keep working.
+from .config import (  # noqa: F401 (re-exported)
+    CACHE_ENV, DATASETS, MIRROR_ENV, OFFLINE_ENV, URL_ENV, DataError, cache_dir, describe_source,
+    mirror_dir)
+
 RAW_PREFIX = "https://raw.githubusercontent.com"
 RAW_URL = RAW_PREFIX + "/{repo}/{commit}/{path}"
 MANIFEST_DIR = Path(__file__).resolve().parent / "manifests"
 CHUNK = 1 << 16
 DOWNLOAD_ATTEMPTS = 3     # attempts in all, per file
 DOWNLOAD_BACKOFF = 1.0    # seconds before the second attempt; doubled before each further one
-
-
-class DataError(RuntimeError):
-    """Base class of every data problem the book reports."""
 
 
 class IntegrityError(DataError):
@@ -79,44 +77,6 @@ def manifest(dataset: str):
     """The committed manifest of ``dataset`` as a DataFrame (one row per file)."""
     _check_dataset(dataset)
     return _manifest_cached(dataset).copy()
-
-
-def cache_dir() -> Path:
-    """Folder for downloaded data and converted weights (``DLBI_CACHE`` or ``~/.cache/dlbi``)."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "dlbi").expanduser()
-
-
-def mirror_dir() -> Path | None:
-    """The local mirror named by ``DLBI_DATA_MIRROR``, validated, or None when unset."""
-    value = os.environ.get(MIRROR_ENV, "").strip()
-    if not value:
-        return None
-    path = Path(value).expanduser().resolve()
-    if not path.is_dir():
-        raise DataError(
-            f"{MIRROR_ENV}={value!r} is not a folder (relative paths are read from the current "
-            f"folder, {Path.cwd()}; an absolute path is safer). Point it at the folder that holds "
-            f"{', '.join(DATASETS)} (for example the repository's ../shared/data), or unset it "
-            "to download the data."
-        )
-    if not any((path / d).is_dir() for d in DATASETS):
-        content = sorted(p.name for p in path.iterdir())[:8]
-        raise DataError(
-            f"{MIRROR_ENV}={value!r} holds none of the data set folders {DATASETS} "
-            f"(it contains {content or 'nothing'}). Point it at the folder that holds them."
-        )
-    return path
-
-
-def describe_source() -> str:
-    """Where data comes from in this session (for the environment report)."""
-    try:
-        mirror = mirror_dir()
-    except DataError as err:
-        return f"misconfigured mirror: {err}"
-    if mirror:
-        return f"mirror {mirror} (verified by sha256)"
-    return f"cache {cache_dir() / 'data'}, downloads from pinned GitHub commits"
 
 
 def _tqdm():
