@@ -137,3 +137,31 @@ def test_nbval_hook_fails_the_offending_cells(pytester):
     assert "more than a screenful" in out
     assert "does not pass its own check" in out
     assert out.count("has no title") >= 2
+
+
+def test_nbval_hook_checks_the_glue_roles(pytester):
+    """Run a small notebook whose prose has one good glue role and two bad ones (a key no cell
+    glued, a ``:.3f`` on a string) through nbval with the project's root conftest: the cells
+    pass, the notebook's last code cell fails with the two problems, the good role is silent."""
+    pytest.importorskip("myst_nb")
+    shutil.copy(ROOT / "conftest.py", pytester.path / "conftest.py")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Probe\n\nThe accuracy is {glue:text}`acc:.3f`."),
+        nbformat.v4.new_code_cell("from utils.prose import glue\n_ = glue('acc', 0.8312)\n"
+                                  "_ = glue('label', 'tumour')"),
+        nbformat.v4.new_markdown_cell("The class is {glue:text}`label:.3f`; the loss is "
+                                      "{glue:text}`los:.2f`."),
+        nbformat.v4.new_code_cell("_ = glue('loss', 0.25)\nprint('done')"),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, pytester.path / "probe.ipynb")
+    result = pytester.runpytest_subprocess("--nbval-lax", "-p", "no:cacheprovider", "probe.ipynb",
+                                           "-o", f"pythonpath={ROOT}")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "probe.ipynb::Cell 1" in out and "glue check failed" in out
+    assert "{glue:text}`los:.2f` refers to 'los', which no cell glued" in out
+    assert "did you mean 'loss'?" in out
+    assert "format spec '.3f' does not apply to the value glued as 'label'" in out
+    assert "acc:.3f" not in out

@@ -32,13 +32,27 @@ NumPy scalars are converted to plain Python numbers first: MyST-NB formats the t
 representation, and NumPy 2 writes ``np.float64(0.83)`` there, which no format spec can parse.
 The (converted) value is returned, so ``share = glue("share", y.mean())`` works; do not make a
 ``glue(...)`` call the last line of a cell, or the notebook displays the returned value.
+
+Checking the roles without a book build: :func:`glue_roles` finds the glue roles (and glue
+directives) in a chapter's Markdown, :func:`glued_values` the values a cell's outputs glued, and
+:func:`glue_problems` says which role names no cell glued and which format specs do not apply
+to the glued value (formatted as MyST-NB 1.4 does, see :func:`format_glued`). The root
+``conftest.py`` applies them while nbval runs a chapter, after its last cell, so that a mistyped
+key or a ``:.3f`` on a string fails ``pytest --nbval-lax`` and not only the full ``-W`` build.
 """
 from __future__ import annotations
 
+import ast
+import difflib
 import importlib
-from typing import Any
+import re
+from typing import Any, Iterable, NamedTuple
 
-__all__ = ["glue"]
+__all__ = ["glue", "GlueRole", "glue_roles", "glued_values", "format_glued", "glue_problems",
+           "markdown_of", "notebook_glue_problems"]
+
+#: The prefix MyST-NB gives the mimetypes of a hidden (``display=False``) glue output.
+GLUE_PREFIX = "application/papermill.record/"
 
 
 def _plain(value: Any) -> Any:
@@ -80,3 +94,156 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
     if myst_glue is not None and _in_kernel():
         myst_glue(name, value, display=display)
     return value
+
+
+# --- checking the roles against what the cells glued ----------------------------------------
+
+class GlueRole(NamedTuple):
+    """One glue role or directive in the prose: ``{glue:text}`name:spec``` ->
+    ``GlueRole("glue:text", "name", "spec", "{glue:text}`name:spec`")``."""
+    kind: str         # "glue" (also ``{glue:}`` and ``{glue:any}``), "glue:text", "glue:md", "glue:figure", "glue:math"
+    name: str         # the key; "doc::key" for a value glued in another document
+    spec: str         # the format spec of ``glue:text`` ("" for none), the format of ``glue:md``
+    source: str       # the role as written, for messages
+
+
+_ROLE = re.compile(r"\{(glue(?::[a-z]*)?)\}`([^`]+)`")
+_DIRECTIVE = re.compile(r"^[ \t]*(?:`{3,}|:{3,})\{(glue(?::[a-z]*)?)\}[ \t]*(\S+)", re.M)
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})(.*)$")
+
+
+def _without_code(markdown: str) -> str:
+    """``markdown`` without fenced code blocks (except glue directives) and inline code spans
+    wrapped in two or more backticks, where a role is an example, not a role."""
+    lines, fence = [], None
+    for line in markdown.splitlines():
+        m = _FENCE.match(line)
+        if fence is None:
+            if m and not m.group(2).lstrip().startswith("{glue"):
+                fence = m.group(1)
+                continue
+            lines.append(line)
+        elif m and m.group(1).startswith(fence[0] * len(fence)) and not m.group(2).strip():
+            fence = None
+    return re.sub(r"(`{2,})(?!`).+?(?<!`)\1(?!`)", "", "\n".join(lines))
+
+
+def glue_roles(markdown: str) -> list[GlueRole]:
+    """The glue roles and directives in ``markdown``, in order (see :class:`GlueRole`).
+
+    Parses as MyST-NB 1.4 does: ``{glue:text}`name:spec``` splits at the last colon (no colon:
+    no spec); ``{glue}`name``` (also ``{glue:}``, ``{glue:any}``) takes the whole text as the
+    key; ``{glue:md}`name:format``` splits like ``glue:text``.
+    """
+    text = _without_code(markdown)
+    roles = []
+    for m in _ROLE.finditer(text):
+        kind, content = m.group(1), m.group(2).strip()
+        kind = "glue" if kind in ("glue:", "glue:any") else kind
+        name, spec = content, ""
+        if kind in ("glue:text", "glue:md") and ":" in content.replace("::", "\0\0"):
+            name, spec = content.rsplit(":", 1)
+        roles.append(GlueRole(kind, name, spec, m.group(0)))
+    for m in _DIRECTIVE.finditer(text):
+        kind = "glue" if m.group(1) in ("glue:", "glue:any") else m.group(1)
+        roles.append(GlueRole(kind, m.group(2), "", m.group(0).strip()))
+    return roles
+
+
+def glued_values(outputs: Iterable[dict]) -> dict[str, dict]:
+    """``{name: mimebundle}`` of the glue outputs among a cell's ``outputs`` (nbformat or nbval
+    output dicts): display data with ``metadata["scrapbook"]``, the mime prefix taken off."""
+    glued = {}
+    for out in outputs:
+        book = (out.get("metadata") or {}).get("scrapbook") if hasattr(out, "get") else None
+        if not isinstance(book, dict) or "name" not in book:
+            continue
+        prefix = book.get("mime_prefix", "") or ""
+        glued[book["name"]] = {k[len(prefix):]: v for k, v in (out.get("data") or {}).items()
+                               if k.startswith(prefix)}
+    return glued
+
+
+def format_glued(text_plain: str, spec: str) -> str:
+    """The text ``{glue:text}`name:spec``` pastes for a value whose text/plain is ``text_plain``,
+    as MyST-NB 1.4 (``myst_nb.core.variables.format_plain_text``) makes it: ``literal_eval``
+    (the raw text where that fails), cast by the spec's type character, then ``format``.
+    Raises what MyST-NB would turn into a ``mystnb.glue`` warning."""
+    try:
+        value = ast.literal_eval(text_plain)
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        value = text_plain
+    if spec == "":
+        return str(value)
+    kind = spec[-1]
+    if kind == "s":
+        value = str(value)
+    elif kind in "bcdoxX":
+        value = int(value)
+    elif kind in "eEfFgGn%":
+        value = float(value)
+    return format(value, spec)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def glue_problems(roles: Iterable[GlueRole], glued: dict[str, dict], where: str = "") -> list[str]:
+    """One message per role that the book build (``-W``) would reject: its name was not glued
+    (by any cell of the notebook), it has no text/plain (text/markdown for ``glue:md``) to paste,
+    or its format spec does not apply to the glued value. Roles naming another document
+    (``doc::key``) are not checked. ``where`` (the chapter) starts each message."""
+    lead = f"{where}: " if where else ""
+    problems = []
+    for role in roles:
+        if "::" in role.name:
+            continue
+        if role.name not in glued:
+            close = difflib.get_close_matches(role.name, list(glued), n=1)
+            hint = (f"did you mean {close[0]!r}? " if close else "") + \
+                   f"glued in this notebook: {', '.join(sorted(glued)) or 'nothing'}"
+            problems.append(f"{lead}{role.source} refers to {role.name!r}, which no cell glued "
+                            f"({_short(hint, 300)}). Fix: correct the name in the prose, or add "
+                            f"glue({role.name!r}, value) in the code cell that computes it.")
+            continue
+        data = glued[role.name]
+        if role.kind == "glue:md":
+            if "text/markdown" not in data:
+                problems.append(f"{lead}{role.source}: the value glued as {role.name!r} has no "
+                                f"text/markdown. Fix: glue an IPython.display.Markdown object, "
+                                f"or use {{glue:text}}`{role.name}`.")
+            continue
+        if role.kind != "glue:text":
+            continue
+        if "text/plain" not in data:
+            problems.append(f"{lead}{role.source}: the value glued as {role.name!r} has no "
+                            f"text/plain to paste. Fix: glue a plain value, or use "
+                            f"{{glue}}`{role.name}`.")
+            continue
+        try:
+            format_glued(data["text/plain"], role.spec or "s")
+        except Exception as exc:  # noqa: BLE001 - whatever format() raises, MyST-NB warns
+            problems.append(
+                f"{lead}{role.source}: the format spec {role.spec!r} does not apply to the value "
+                f"glued as {role.name!r} (text/plain {_short(data['text/plain'])!r}: "
+                f"{type(exc).__name__}: {exc}). Fix: glue a value of the type the spec formats "
+                f"(a number for .3f, .1%, d), or change the spec (no spec pastes the value as "
+                f"it is: {{glue:text}}`{role.name}`).")
+    return problems
+
+
+def markdown_of(nb) -> str:
+    """All Markdown cells of a notebook (nbformat node or dict), joined."""
+    return "\n\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                         for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+def notebook_glue_problems(nb, where: str = "") -> list[str]:
+    """:func:`glue_problems` of an executed notebook, from its stored outputs."""
+    glued = {}
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            glued.update(glued_values(cell.get("outputs", [])))
+    return glue_problems(glue_roles(markdown_of(nb)), glued, where)
