@@ -107,6 +107,14 @@ def test_notebook_problems_on_an_executed_notebook(tmp_path):
     assert audit.main([str(tmp_path / "nothing")]) == 1
 
 
+def _run_probe(pytester, nb):
+    """Run notebook ``nb`` through nbval with the project's root conftest (already copied)."""
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, pytester.path / "probe.ipynb")
+    return pytester.runpytest_subprocess("--nbval-lax", "-p", "no:cacheprovider", "probe.ipynb",
+                                         "-o", f"pythonpath={ROOT}")
+
+
 @pytest.mark.notebook
 def test_nbval_hook_fails_the_offending_cells(pytester):
     """Run a small notebook through nbval with the project's root conftest: the cell that
@@ -128,10 +136,7 @@ def test_nbval_hook_fails_the_offending_cells(pytester):
     nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
     for cell in nb.cells[-2:]:   # two exercise solutions: the first fails its check
         cell.metadata["tags"] = ["solution"]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, pytester.path / "probe.ipynb")
-    result = pytester.runpytest_subprocess("--nbval-lax", "-p", "no:cacheprovider", "probe.ipynb",
-                                           "-o", f"pythonpath={ROOT}")
+    result = _run_probe(pytester, nb)
     result.assert_outcomes(passed=4, failed=4)
     out = result.stdout.str()
     assert "more than a screenful" in out
@@ -154,10 +159,7 @@ def test_nbval_hook_checks_the_glue_roles(pytester):
                                       "{glue:text}`los:.2f`."),
         nbformat.v4.new_code_cell("_ = glue('loss', 0.25)\nprint('done')"),
     ]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, pytester.path / "probe.ipynb")
-    result = pytester.runpytest_subprocess("--nbval-lax", "-p", "no:cacheprovider", "probe.ipynb",
-                                           "-o", f"pythonpath={ROOT}")
+    result = _run_probe(pytester, nb)
     result.assert_outcomes(passed=1, failed=1)
     out = result.stdout.str()
     assert "probe.ipynb::Cell 1" in out and "glue check failed" in out

@@ -47,6 +47,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .prose import format_glued
 from .skeleton import ROOT, SOLUTION_END, SOLUTION_START, chapter_sources, is_page, read, strip_outputs
 
 SOLUTION_OPEN = re.compile(r"^(?P<fence>`{3,}|:{3,})(\{admonition\}\s*Solution\b|\{solution\}).*$",
@@ -264,26 +265,6 @@ def load_build(chapter: str, build: Path | str | None = None) -> Build | None:
             if found.mode and found.commit:
                 break
     return found
-
-
-def format_glued(text: str, spec: str = "") -> str:
-    """A glued ``text/plain`` repr formatted as MyST-NB's ``{glue:text}`` does: read back as a
-    Python literal where it is one, then ``format(value, spec)`` (``d``/``x``... make it an int,
-    ``f``/``g``/``%``... a float)."""
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        value = text
-    if not spec:
-        return str(value)
-    kind = spec[-1]
-    if kind == "s":
-        value = str(value)
-    elif kind in "bcdoxX":
-        value = int(value)
-    elif kind in "eEfFgGn%":
-        value = float(value)
-    return format(value, spec)
 
 
 def placeholder(name: str) -> str:

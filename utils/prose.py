@@ -164,7 +164,7 @@ def glued_values(outputs: Iterable[dict]) -> dict[str, dict]:
     return glued
 
 
-def format_glued(text_plain: str, spec: str) -> str:
+def format_glued(text_plain: str, spec: str = "") -> str:
     """The text ``{glue:text}`name:spec``` pastes for a value whose text/plain is ``text_plain``,
     as MyST-NB 1.4 (``myst_nb.core.variables.format_plain_text``) makes it: ``literal_eval``
     (the raw text where that fails), cast by the spec's type character, then ``format``.
