@@ -146,7 +146,8 @@ def exercise_numbers(toc: Path | str = TOC) -> dict[str, int]:
 # ---------------------------------------------------------------- plain Markdown
 
 def _rewrite_directive(markdown: str, opener: re.Pattern, make) -> str:
-    """Replace each directive that ``opener`` matches by ``make(arg, options, body)``."""
+    """Replace each directive that ``opener`` matches by ``make(arg, options, body)`` (drop it
+    when ``make`` returns None)."""
     out, lines, i = [], markdown.split("\n"), 0
     while i < len(lines):
         m = opener.match(lines[i].strip())
@@ -162,7 +163,9 @@ def _rewrite_directive(markdown: str, opener: re.Pattern, make) -> str:
         while j < len(lines) and lines[j].strip() != fence:
             body.append(lines[j])
             j += 1
-        out.append(make(m["arg"], options, "\n".join(body).strip("\n")))
+        replacement = make(m.groupdict().get("arg"), options, "\n".join(body).strip("\n"))
+        if replacement is not None:
+            out.append(replacement)
         i = j + 1  # past the closing fence (or the end if it is missing)
     return "\n".join(out)
 
@@ -329,19 +332,7 @@ def make_readable(nb: dict, chapter: str, build: Path | str | None = None,
 def remove_solution_blocks(markdown: str) -> str:
     """Drop every ``{solution}`` and ``{admonition} Solution`` directive block (its fence and all
     it contains)."""
-    out, lines, i = [], markdown.split("\n"), 0
-    while i < len(lines):
-        m = SOLUTION_OPEN.match(lines[i].strip())
-        if not m:
-            out.append(lines[i])
-            i += 1
-            continue
-        fence = m.group("fence")
-        j = i + 1
-        while j < len(lines) and lines[j].strip() != fence:
-            j += 1
-        i = j + 1  # skip the closing fence too (or run to the end if it is missing)
-    text = "\n".join(out)
+    text = _rewrite_directive(markdown, SOLUTION_OPEN, lambda arg, options, body: None)
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
 
 
