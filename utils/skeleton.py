@@ -153,11 +153,17 @@ def edited_side(md_path: Path | str) -> str:
         return changed[0]
     if len(changed) == 2:
         return "both"
-    stamps = {side: (_git("log", "-1", "--format=%ct", "--", str(f), cwd=cwd) or "").strip()
-              for side, f in files.items()}
-    if stamps["md"] and stamps["ipynb"] and stamps["md"] != stamps["ipynb"]:
-        return max(stamps, key=lambda side: int(stamps[side]))
-    return "unknown"
+    # the commit that last touched each side; the later one is the one whose ancestor the
+    # other is (commit order, not the one-second timestamps, which tie for quick commits)
+    last = {side: (_git("log", "-1", "--format=%H", "--", str(f), cwd=cwd) or "").strip()
+            for side, f in files.items()}
+    if not (last["md"] and last["ipynb"]) or last["md"] == last["ipynb"]:
+        return "unknown"
+    if _git("merge-base", "--is-ancestor", last["md"], last["ipynb"], cwd=cwd) is not None:
+        return "ipynb"
+    if _git("merge-base", "--is-ancestor", last["ipynb"], last["md"], cwd=cwd) is not None:
+        return "md"
+    return "unknown"  # on diverged branches: no order
 
 
 def _shown(path: Path) -> str:
