@@ -1,6 +1,7 @@
 """Turn the book's chapters into classroom assignments.
 
     python -m utils.assignments [--out assignments] [--build FOLDER] [notebooks/NN_name.md ...]
+    python -m utils.assignments grade SUBMISSIONS_DIR --out grades.csv   (see utils.grading)
 
 writes, for every chapter (default: every ``notebooks/NN_name.md``; an ``.ipynb`` works too),
 
@@ -314,6 +315,9 @@ def make_readable(nb: dict, chapter: str, build: Path | str | None = None,
     for cell in nb["cells"]:
         if cell["cell_type"] != "markdown":
             continue
+        labels = _exercise_labels(_source(cell))
+        if labels:  # the grader (utils.grading) finds the exercise by its label
+            cell.setdefault("metadata", {})["exercise"] = labels[-1]
         text, p, m = paste_glue(rewrite_exercises(_source(cell), numbers), found)
         cell["source"], pasted, missing = text, pasted + p, missing + m
     note = ""
@@ -434,6 +438,13 @@ def write_assignments(notebooks=None, out: Path | str = ROOT / "assignments",
 
 
 def main(argv=None) -> int:
+    import sys
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["grade"]:  # python -m utils.assignments grade SUBMISSIONS_DIR --out grades.csv
+        from .grading import main as grade_main
+
+        return grade_main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="chapters (default: all)")
     parser.add_argument("--out", type=Path, default=ROOT / "assignments", help="output folder")

@@ -19,23 +19,51 @@ returns at once::
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 
 import numpy as np
+
+#: The key under which a shown :class:`Feedback` names its check in the output's metadata
+#: (read by the grader, :func:`utils.assignments.grade`).
+METADATA_KEY = "dlbi_check"
+
+
+def _calling_check() -> str:
+    """``module.function`` of the outermost function of ``utils.checks.*`` on the call stack
+    (the check a student called), or "" when no check module is on it."""
+    frame, found = sys._getframe(1), ""
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("utils.checks."):
+            found = f"{module.rsplit('.', 1)[-1]}.{frame.f_code.co_name}"
+        elif found:
+            break
+        frame = frame.f_back
+    return found
 
 
 @dataclass
 class Feedback:
-    """The verdict of one check: ``ok`` and a message that says why."""
+    """The verdict of one check: ``ok`` and a message that says why.  ``check`` names the
+    check that gave it (``chapter_module.check_name``, found on the call stack)."""
 
     ok: bool
     message: str
+    check: str = field(default_factory=_calling_check, compare=False)
 
     def __bool__(self) -> bool:
         return self.ok
 
     def _repr_markdown_(self) -> str:
         return ("**Correct.** " if self.ok else "**Not yet.** ") + self.message
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """What Jupyter shows (Markdown, plain text) and, in the output's metadata, the verdict
+        for the grader: ``{"dlbi_check": {"check": ..., "ok": ..., "answered": ...}}``."""
+        data = {"text/markdown": self._repr_markdown_(), "text/plain": repr(self)}
+        return data, {METADATA_KEY: {"check": self.check, "ok": self.ok,
+                                     "answered": not self.message.startswith("No answer yet")}}
 
     def __repr__(self) -> str:
         return ("Correct. " if self.ok else "Not yet. ") + self.message
