@@ -62,10 +62,11 @@ def test_leaked_test_images(mirror_env):
     assert "No answer yet" in ex.check_leaked_test_images(...).message
 
 
-def test_specificity():
-    assert ex.check_specificity(30 / 39)
-    fb = ex.check_specificity(50 / 62)
-    assert not fb and "sensitivity" in fb.message
-    assert "accuracy" in ex.check_specificity(80 / 101).message
-    assert "false positive rate" in ex.check_specificity(9 / 39).message
-    assert "No answer yet" in ex.check_specificity(...).message
+def test_sensitivity_threshold():
+    t = ex.sensitivity_threshold()
+    pos = np.sort(ex.DEV_PROB[ex.DEV_Y == 1])
+    assert np.mean(pos >= t) >= 0.9 and np.mean(pos >= np.min(ex.DEV_PROB[ex.DEV_PROB > t])) < 0.9
+    assert ex.check_sensitivity_threshold(t)
+    assert "lower the threshold" in ex.check_sensitivity_threshold(0.5).message
+    assert "highest one" in ex.check_sensitivity_threshold(0.2).message
+    assert "No answer yet" in ex.check_sensitivity_threshold(...).message

@@ -15,7 +15,7 @@ WALD_47_51 = (47 / 51 - 1.959964 * (47 / 51 * 4 / 51 / 51) ** 0.5, 47 / 51 + 1.9
 CASES = [
     # check, right answer, typical wrong answer, word expected in the hint
     (bt.check_implied_prevalence, (0.963 - 0.972) / (0.933 - 0.972), 1 - (0.963 - 0.972) / (0.933 - 0.972), "negatives"),
-    (bt.check_paper_interval, L.wilson_ci(47, 51), WALD_47_51, "Wald"),
+    (bt.check_test_size, bt.needed_test_size(), 114, "Wald"),
     (bt.check_impossible_rows, [4, 8, 10], [4, 8], "below"),
     (cv.check_majority_accuracy, 1008 / 1078, 70 / 1078, "COVID-19"),
     (cv.check_perfect_sensitivity_bound, L.wilson_ci(51, 51)[0], 1.0, "Wald"),
@@ -53,10 +53,10 @@ def test_junk_never_raises(check, junk):
 
 
 def test_more_hints():
-    assert "CNN" in bt.check_paper_interval(L.wilson_ci(40, 51)).message
-    assert "90 %" in bt.check_paper_interval(L.wilson_ci(47, 51, 0.90)).message
-    assert "test" in bt.check_paper_interval(L.wilson_ci(47, 253)).message
-    assert "percentage" in bt.check_paper_interval((81.5, 96.9)).message
+    assert bt.needed_test_size() == 118    # the Wilson interval at p = 0.92, width 0.10
+    assert "paper's test set" in bt.check_test_size(51).message
+    assert "one short" in bt.check_test_size(bt.needed_test_size() - 1).message
+    assert "No answer yet" in bt.check_test_size(...).message
     assert "specificity" in bt.check_impossible_rows([4, 8, 10, 12]).message
     assert bt.check_impossible_rows({4, 8, 10}).ok and bt.check_impossible_rows((10, 8, 4)).ok
     assert "rule of three" in cv.check_perfect_sensitivity_bound(1 - 3 / 51).message

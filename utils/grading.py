@@ -21,7 +21,7 @@ The CSV has one row per student, notebook and exercise (``verdict``: ``correct``
 notebook when the notebook could not be graded (``missing``, ``unreadable``), and one ``TOTAL``
 row per student.  Every row names the notebook's run status (``ok``, ``errors`` when a cell
 raised, ``timeout``, ``crashed``), its first error and its run time.  The Markdown cells tagged
-``report`` (the labs' report cells) are collected into ``<out folder>/reports/<student>.md`` for
+``report`` (the labs' report cells, Markdown or code) are collected into ``<out folder>/reports/<student>.md`` for
 the rubric.
 """
 from __future__ import annotations
@@ -205,12 +205,12 @@ def verdict(ex: Exercise) -> str:
 
 
 def report_cells(nb: dict) -> list[tuple[str, str]]:
-    """``(exercise label, text)`` of every Markdown cell tagged ``report``."""
+    """``(exercise label, text)`` of every cell tagged ``report``: a Markdown cell's text, or a
+    code cell's source (a lab's ``report = """..."""``)."""
     numbers, current, out = _labels_by_number(), "", []
     for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "markdown":
-            continue
-        current = exercise_of(cell, numbers) or current
+        if cell.get("cell_type") == "markdown":
+            current = exercise_of(cell, numbers) or current
         if REPORT_TAG in cell.get("metadata", {}).get("tags", []):
             out.append((current, _source(cell).strip()))
     return out

@@ -109,12 +109,44 @@ def check_leaked_test_images(answer) -> Feedback:
                  "images whose `near_group` is in the training part (`np.isin`).")
 
 
-def check_specificity(answer) -> Feedback:
-    """Exercise 4: specificity from the confusion counts tn=30, fp=9, fn=12, tp=50."""
-    tn, fp, fn, tp = 30, 9, 12, 50
-    hints = {tp / (tp + fn): "that is the sensitivity (true positive rate); specificity is "
-                             "the share of *tumour-free* images called tumour-free.",
-             (tp + tn) / (tn + fp + fn + tp): "that is the accuracy.",
-             fp / (tn + fp): "that is the false positive rate, 1 - specificity."}
-    return check_number(answer, tn / (tn + fp), rtol=1e-3, atol=1e-4, hints=hints,
-                        what="a fraction between 0 and 1")
+#: Exercise 4: pooled out-of-fold probabilities of "tumour" on development folds (made up,
+#: seeded) and their labels (1 = tumour).
+_rng = np.random.default_rng(8)
+DEV_Y = np.array([1] * 30 + [0] * 20)
+DEV_PROB = np.round(np.clip(np.where(DEV_Y == 1, _rng.normal(0.70, 0.18, 50),
+                                     _rng.normal(0.35, 0.18, 50)), 0.01, 0.99), 3)
+TARGET_SENSITIVITY = 0.90
+
+
+def sensitivity_threshold(prob=None, y=None, target: float = TARGET_SENSITIVITY) -> float:
+    """The highest threshold t (one of the probabilities) at which "tumour if prob >= t" finds
+    at least ``target`` of the tumours."""
+    prob = DEV_PROB if prob is None else np.asarray(prob)
+    y = DEV_Y if y is None else np.asarray(y)
+    positives = np.sort(prob[y == 1])[::-1]
+    return float(positives[math.ceil(target * len(positives)) - 1])
+
+
+def _rates(t: float):
+    pred = DEV_PROB >= t
+    return pred[DEV_Y == 1].mean(), (~pred)[DEV_Y == 0].mean()
+
+
+def check_sensitivity_threshold(answer) -> Feedback:
+    """Exercise 4: the highest threshold with sensitivity >= 0.90 on the development predictions."""
+    t = parse_number(answer, "a threshold between 0 and 1")
+    if isinstance(t, Feedback):
+        return t
+    want = sensitivity_threshold()
+    sens, spec = _rates(t)
+    if math.isclose(t, want, abs_tol=1e-9):
+        return correct(f"t = {want:.3f}: sensitivity {sens:.2f}, specificity {spec:.2f} on the "
+                       "development folds; the test set then gets this threshold, unchanged.")
+    if sens < TARGET_SENSITIVITY:
+        return wrong(f"at t = {t:g} the model finds only {sens:.0%} of the tumours; lower the "
+                     "threshold.")
+    return wrong(f"at t = {t:g} the sensitivity is {sens:.0%} (the target is met) but a higher "
+                 f"threshold also meets it and keeps more specificity ({spec:.0%} here): take the "
+                 "highest one among the probabilities.")
+
+

@@ -30,28 +30,37 @@ def check_implied_prevalence(answer) -> Feedback:
     })
 
 
-def check_paper_interval(answer) -> Feedback:
-    """Exercise 2: 95 % Wilson interval (low, high) of the paper's ResNet50 (47 of 51 correct)."""
-    pair = parse_pair(answer, fractions=True)
-    if isinstance(pair, Feedback):
-        return pair
-    lo, hi = pair
-    want = L.wilson_ci(K_RESNET, N_TEST)
-    if np.allclose([lo, hi], want, atol=2e-3):
-        return correct(f"({want[0]:.3f}, {want[1]:.3f}): 92 % on 51 images is compatible with anything "
-                       "from about 82 % to 97 %.")
-    p = K_RESNET / N_TEST
-    half = 1.959964 * np.sqrt(p * (1 - p) / N_TEST)
-    if np.allclose([lo, hi], [p - half, p + half], atol=2e-3):
-        return wrong("that is the Wald interval p +- z*sqrt(p(1-p)/n); use the Wilson score interval "
-                     "(L.wilson_ci), which is not centred on p.")
-    if np.allclose([lo, hi], L.wilson_ci(K_CNN, N_TEST), atol=2e-3):
-        return wrong("that is the interval of the CNN (78 % = 40/51); the ResNet50 had 92 % = 47/51.")
-    if np.allclose([lo, hi], L.wilson_ci(K_RESNET, N_TEST, 0.90), atol=2e-3):
-        return wrong("that is a 90 % interval; use confidence=0.95.")
-    if np.allclose([lo, hi], L.wilson_ci(K_RESNET, 253), atol=2e-3):
-        return wrong("n is the number of *test* images (51), not the whole data set (253).")
-    return wrong(f"({lo:.3f}, {hi:.3f}) is not right: k = 47 correct of n = 51 test images.")
+#: Exercise 2: the accuracy and the largest 95 % interval width a test set should allow.
+PLANNED_ACCURACY, MAX_WIDTH = 0.92, 0.10
+
+
+def _wilson_width(n: int, p: float = PLANNED_ACCURACY) -> float:
+    lo, hi = L.wilson_ci(p * n, n)
+    return hi - lo
+
+
+def needed_test_size(p: float = PLANNED_ACCURACY, width: float = MAX_WIDTH) -> int:
+    """The smallest test set whose 95 % Wilson interval around an accuracy ``p`` is at most
+    ``width`` wide (``k = p n`` correct, not rounded)."""
+    return next(n for n in range(2, 100_000) if _wilson_width(n, p) <= width)
+
+
+def check_test_size(answer) -> Feedback:
+    """Exercise 2: how many test images a 92 % accuracy needs for a 95 % Wilson interval at most
+    0.10 wide (the paper had 51)."""
+    want = needed_test_size()
+    p, z = PLANNED_ACCURACY, 1.959964
+    wald = int(np.ceil((2 * z) ** 2 * p * (1 - p) / MAX_WIDTH ** 2))
+    hints = {N_TEST: f"51 is the paper's test set; its interval is {_wilson_width(N_TEST):.3f} wide, "
+                     "wider than 0.10.",
+             wald: "that n makes the *Wald* interval 0.10 wide; the Wilson interval is a little "
+                   "wider near 100 %, so it needs a few more images.",
+             want - 1: f"one short: at n = {want - 1} the interval is {_wilson_width(want - 1):.4f} wide."}
+    fb = check_number(answer, want, rtol=0, atol=0.5, hints=hints, what="a number of test images")
+    if fb.ok:
+        return correct(f"{want} test images, {want / N_TEST:.1f} times the paper's 51; its 92 % "
+                       f"came with an interval {_wilson_width(N_TEST):.2f} wide.")
+    return fb
 
 
 def impossible_row_ids() -> set[int]:
