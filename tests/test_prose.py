@@ -189,3 +189,19 @@ def test_notebook_glue_problems_from_stored_outputs():
                 code]
     problems = prose.notebook_glue_problems(nb, "x.ipynb")
     assert len(problems) == 1 and "'loss'" in problems[0]
+
+
+def test_source_excerpt_drops_the_docstring_and_cuts_at_the_markers():
+    import pytest
+
+    from utils import prose, splits
+
+    full = prose.source_excerpt(splits.check_split)
+    assert full.startswith("def check_split(") and '"""' not in full and "raise ValueError" in full
+    assert '"""' in prose.source_excerpt(splits.check_split, docstring=True)
+    part = prose.source_excerpt(splits.check_split, start="if groups is not None", stop="raise")
+    assert part.startswith("if groups is not None:") and part.rstrip().endswith(
+        'raise ValueError(f"{n} duplicate/patient groups straddle the split (leakage)")')
+    assert "overlap" not in part
+    with pytest.raises(ValueError, match="not in the source"):
+        prose.source_excerpt(splits.check_split, start="no such line")

@@ -247,3 +247,34 @@ def notebook_glue_problems(nb, where: str = "") -> list[str]:
         if cell["cell_type"] == "code":
             glued.update(glued_values(cell.get("outputs", [])))
     return glue_problems(glue_roles(markdown_of(nb)), glued, where)
+
+
+def source_excerpt(obj, start: str | None = None, stop: str | None = None,
+                   docstring: bool = False) -> str:
+    """The source of a function or class as a chapter shows it (``print(...)`` it): without its
+    docstring (unless ``docstring``), and, with ``start``/``stop``, only the lines from the first
+    one that contains ``start`` to the first one after it that contains ``stop`` (both kept),
+    dedented.  Raises ``ValueError`` when a marker is not in the source, so that a chapter
+    notices when the code it explains has changed."""
+    import inspect
+    import textwrap
+
+    source = textwrap.dedent(inspect.getsource(obj))
+    lines = source.splitlines()
+    if not docstring:
+        node = ast.parse(source).body[0]
+        first = node.body[0] if getattr(node, "body", None) else None
+        if (isinstance(first, ast.Expr) and isinstance(getattr(first, "value", None), ast.Constant)
+                and isinstance(first.value.value, str)):
+            lines = lines[:first.lineno - 1] + lines[first.end_lineno:]
+    if start is not None:
+        begin = next((i for i, line in enumerate(lines) if start in line), None)
+        if begin is None:
+            raise ValueError(f"{start!r} is not in the source of {obj.__qualname__}")
+        lines = lines[begin:]
+    if stop is not None:
+        end = next((i for i, line in enumerate(lines) if stop in line and (i or start is None)), None)
+        if end is None:
+            raise ValueError(f"{stop!r} is not in the source of {obj.__qualname__}")
+        lines = lines[:end + 1]
+    return textwrap.dedent("\n".join(lines)).rstrip() + "\n"

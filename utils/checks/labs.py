@@ -92,9 +92,9 @@ def check_in_interval(value, interval, what: str = "the figure") -> Feedback:
     if not lo <= v <= hi:
         return wrong(f"{what} {v:.3f} lies outside its interval ({lo:.3f}, {hi:.3f}): the "
                      "interval must be computed for the same figure on the same predictions.")
-    if hi - lo <= 0:
-        return wrong("an interval of width 0 says nothing about uncertainty; compute it (e.g. "
-                     "metrics.cluster_bootstrap_ci) instead of copying the figure.")
+    if hi - lo <= 0:  # every fold or resample agreed, or the figure was copied: say which to check
+        return correct(f"{what} {v:.3f}, but its interval has width 0: make sure it was computed "
+                       "(every fold gave the same result?) and not copied from the figure.")
     return correct(f"{what} {v:.3f} in ({lo:.3f}, {hi:.3f}).")
 
 
