@@ -13,6 +13,7 @@ GROUPS = np.repeat(np.arange(20), 2)          # 20 pairs of near-duplicates
 def test_check_ran():
     assert labs.check_ran({"a": 0.8, "ci": (0.7, 0.9)}, ["a", "ci"]).ok
     assert "No answer" in labs.check_ran(..., ["a"]).message
+    assert "No answer" in labs.check_ran({"a": ..., "ci": ...}, ["a", "ci"]).message
     assert "not filled in ['ci']" in labs.check_ran({"a": 0.8, "ci": ...}, ["a", "ci"]).message
     assert not labs.check_ran({"a": float("nan")}, ["a"]).ok
     assert not labs.check_ran({"a": "high"}, ["a"]).ok

@@ -31,6 +31,8 @@ def check_ran(result, required) -> Feedback:
     if is_unanswered(result) or not isinstance(result, dict):
         return unanswered(f"the dict `lab` with the keys {list(required)}")
     missing = [k for k in required if k not in result or is_unanswered(result[k])]
+    if len(missing) == len(required):
+        return unanswered(f"the figures of `lab` ({', '.join(required)})")
     if missing:
         return wrong(f"the lab has not filled in {missing} yet.")
     bad = []
