@@ -224,12 +224,18 @@ def exercise_problems(nb: dict) -> list[str]:
             label = m.group("label")
             labels.append(label)
             rest = cells[i + 1:]
-            student = next((c for c in rest if c.get("cell_type") == "code"), None)
+            # the student's cells: the code cells before the solution (one for an exercise; a
+            # lab's starting cell, report cell and check cell); the last one ends in the check
+            upto = next((k for k, c in enumerate(rest) if c.get("cell_type") == "markdown"
+                         and (SOLUTION_START.search(_source(c)) or EXERCISE.search(_source(c)))),
+                        len(rest))
+            own = [c for c in rest[:upto] if c.get("cell_type") == "code"]
+            student = own[-1] if own else None
             if student is None or SOLUTION_TAG in tags(student) or "ex.check" not in _source(student):
-                problems.append(f"exercise {label}: the next code cell must be the student's cell "
-                                "ending in its check (ex.check_...)")
+                problems.append(f"exercise {label}: the student's cell (or a lab's last cell) must "
+                                "end in its check (ex.check_...)")
                 continue
-            if "= ..." not in _source(student):
+            if not any("= ..." in _source(c) for c in own):
                 problems.append(f"exercise {label}: the student's cell needs a placeholder "
                                 "(answer = ...) for the student to replace")
             start = next((k for k, c in enumerate(rest) if c.get("cell_type") == "markdown"
