@@ -120,3 +120,18 @@ def test_student_export_marks_exercises_for_the_grader():
     marked = [c["metadata"].get("exercise") for c in student["cells"] if c["cell_type"] == "markdown"]
     assert "ex-05-1" in marked and "ex-05-2" in marked
     assert any("**Exercise 7: Metrics**" in grading._source(c) for c in student["cells"])
+
+
+def test_the_capstone_template_exports_and_grades(tmp_path, mirror, monkeypatch):
+    """The student version of the capstone runs, and the grader reads its checks as unanswered
+    (the real mirror, the usual cache: the kernel reads the environment of this process)."""
+    monkeypatch.setenv("DLBI_DATA_MIRROR", str(mirror))
+    nb = assignments.read(assignments.ROOT / "notebooks" / "90_capstone.md")
+    student = assignments.student_version(nb, "90_capstone")
+    assert not any("solution" in c.get("metadata", {}).get("tags", []) for c in student["cells"])
+    _write(tmp_path / "subs" / "erin" / "90_capstone.ipynb", student)
+    rows = grading.grade(tmp_path / "subs", tmp_path / "g.csv", timeout=300, log=lambda *_: None)
+    [row] = [r for r in rows if r["exercise"] == "capstone"]
+    assert row["status"] == "ok", row["error"]
+    assert row["verdict"] in ("not answered", "not yet") and int(row["checks"]) == 5
+    assert "check_locked_once" in row["messages"] and "check_model_card" in row["messages"]

@@ -206,7 +206,7 @@ def verdict(ex: Exercise) -> str:
 
 def report_cells(nb: dict) -> list[tuple[str, str]]:
     """``(exercise label, text)`` of every cell tagged ``report``: a Markdown cell's text, or a
-    code cell's source (a lab's ``report = """..."""``)."""
+    code cell's source (a lab's ``report = "..."`` cell)."""
     numbers, current, out = _labels_by_number(), "", []
     for cell in nb.get("cells", []):
         if cell.get("cell_type") == "markdown":
