@@ -30,6 +30,7 @@ def test_check_folds_grouped():
     assert labs.check_folds_grouped([splits.grouped_holdout(Y, GROUPS, 0.2, seed=0)], GROUPS).ok
     assert not labs.check_folds_grouped([], GROUPS).ok
     assert "No answer" in labs.check_folds_grouped(..., GROUPS).message
+    assert "No answer" in labs.check_folds_grouped([...], GROUPS).message
 
 
 def test_check_in_interval():

@@ -49,7 +49,7 @@ def check_ran(result, required) -> Feedback:
 def check_folds_grouped(folds, groups, n: int | None = None) -> Feedback:
     """Every ``(train_idx, test_idx)`` of ``folds`` keeps each group on one side, and the test
     parts test every image once (cross-validation) when ``n`` is given."""
-    if is_unanswered(folds):
+    if is_unanswered(folds) or (isinstance(folds, (list, tuple)) and any(f is Ellipsis for f in folds)):
         return unanswered("the list of (train_idx, test_idx) folds you evaluated on")
     groups = np.asarray(groups)
     try:
