@@ -97,3 +97,24 @@ def test_augmentation_flips_rotates_and_keeps_the_range():
     assert (flipped | same).all() and 10 < flipped.sum() < 54  # about half are mirrored
     full = np.asarray(preprocessing.augmentation()(x, training=True))
     assert full.shape == x.shape and full.min() >= 0 and full.max() <= 1
+
+
+def test_paired_transforms_move_image_and_mask_together():
+    from utils import preprocessing as P
+
+    mask = np.zeros((48, 48))
+    mask[14:30, 10:22] = 1                                  # an off-centre rectangle
+    image = 0.2 + 0.6 * mask                                # its image: the mask, brighter
+    for name, transform in P.PAIRED_TRANSFORMS.items():
+        img, msk = transform(image, mask, np.random.default_rng(3))
+        assert img.shape == image.shape and set(np.unique(msk)) <= {0.0, 1.0}, name
+        same = transform(image, mask, np.random.default_rng(3))
+        assert np.array_equal(same[0], img) and np.array_equal(same[1], msk), name
+        if name in ("intensity", "gamma", "blur"):
+            assert np.array_equal(msk, mask) and not np.allclose(img, image), name
+        else:
+            assert not np.array_equal(msk, mask), name        # the geometry changed ...
+            inside = img[msk == 1].mean() - img[msk == 0].mean()
+            assert inside > 0.4, name                         # ... and the mask followed the image
+    flipped = P.paired_flip(image, mask, None)[1]
+    assert np.array_equal(flipped, mask[:, ::-1])

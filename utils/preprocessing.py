@@ -7,7 +7,9 @@
   around the head; the same square cuts an image and its tumour mask alike.  It uses no label:
   every image is treated the same way.
 * **Augmentation** (:func:`augmentation`): random left-right flips, small rotations, zooms,
-  shifts and contrast/gamma changes, as Keras layers that act only while training.
+  shifts and contrast/gamma changes, as Keras layers that act only while training; and, written
+  out in NumPy for reading and for image/mask pairs, :data:`PAIRED_TRANSFORMS` (affine, flip,
+  elastic move image and mask alike; intensity, gamma, blur change the image only).
 
 The input scaling of the pretrained backbones (:func:`utils.backbones.lite0_preprocess`,
 :func:`utils.transfer.preprocess`) is part of the backbones' weights and lives with them.
@@ -226,3 +228,70 @@ def __getattr__(name):  # ``preprocessing.RandomAffine`` and ``preprocessing.Ran
     if name in ("RandomAffine", "RandomIntensity"):
         return dict(zip(("RandomAffine", "RandomIntensity"), _augmentation_layers()))[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# ------------------------------------------------------------------------------------------
+# Paired augmentation, written out: one random draw moves an image and its mask alike
+# ------------------------------------------------------------------------------------------
+def _geometric(image, mask, coords):
+    """Resample ``image`` (bilinear) and ``mask`` (nearest, stays 0/1) at the same coordinates."""
+    from scipy import ndimage
+
+    img = ndimage.map_coordinates(image, coords, order=1, mode="constant", cval=0.0)
+    msk = ndimage.map_coordinates(mask, coords, order=0, mode="constant", cval=0.0)
+    return img.reshape(image.shape), msk.reshape(mask.shape)
+
+
+def paired_affine(image, mask, rng, rotation: float = 15.0, zoom: float = 0.1, shift: float = 0.05):
+    """Rotate (up to ``rotation`` degrees), zoom (up to ``zoom``) and shift (up to ``shift`` of
+    the side) an (H, W) image and its mask with one random draw from ``rng``."""
+    h, w = image.shape
+    a = np.deg2rad(rng.uniform(-rotation, rotation))
+    s = 1.0 + rng.uniform(-zoom, zoom)
+    t = rng.uniform(-shift, shift, 2) * (h, w)
+    yy, xx = np.mgrid[0:h, 0:w].astype(float)
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    y0, x0 = yy - cy - t[0], xx - cx - t[1]                    # output pixel -> input pixel
+    ys = (np.cos(a) * y0 - np.sin(a) * x0) / s + cy
+    xs = (np.sin(a) * y0 + np.cos(a) * x0) / s + cx
+    return _geometric(image, mask, np.stack([ys.ravel(), xs.ravel()]))
+
+
+def paired_flip(image, mask, rng):
+    """Mirror left-right, image and mask together (with probability 1: the caller draws)."""
+    return image[:, ::-1].copy(), mask[:, ::-1].copy()
+
+
+def paired_elastic(image, mask, rng, alpha: float = 6.0, sigma: float = 5.0):
+    """An elastic deformation: a random displacement field (pixels, scale ``alpha``) smoothed
+    with a Gaussian of ``sigma`` pixels, applied to image and mask alike."""
+    from scipy import ndimage
+
+    h, w = image.shape
+    dy, dx = (ndimage.gaussian_filter(rng.uniform(-1, 1, (h, w)), sigma) for _ in range(2))
+    scale = alpha / max(np.abs(dy).max(), np.abs(dx).max(), 1e-9)
+    yy, xx = np.mgrid[0:h, 0:w].astype(float)
+    return _geometric(image, mask, np.stack([(yy + scale * dy).ravel(), (xx + scale * dx).ravel()]))
+
+
+def paired_intensity(image, mask, rng, contrast: float = 0.2, brightness: float = 0.1):
+    """Contrast and brightness: the image changes, the mask does not."""
+    c, b = 1 + rng.uniform(-contrast, contrast), rng.uniform(-brightness, brightness)
+    return np.clip((image - image.mean()) * c + image.mean() + b, 0, 1), mask.copy()
+
+
+def paired_gamma(image, mask, rng, log_gamma: float = 0.4):
+    """Gamma ``image ** g`` with ``log g`` uniform in [-log_gamma, log_gamma]; mask unchanged."""
+    return np.clip(image, 0, 1) ** np.exp(rng.uniform(-log_gamma, log_gamma)), mask.copy()
+
+
+def paired_blur(image, mask, rng, sigma=(0.5, 1.5)):
+    """Gaussian blur of the image (sigma drawn in ``sigma``, pixels); mask unchanged."""
+    from scipy import ndimage
+
+    return ndimage.gaussian_filter(image, rng.uniform(*sigma)), mask.copy()
+
+
+#: The paired transforms by name, in the order the chapters show them.
+PAIRED_TRANSFORMS = {"affine": paired_affine, "flip": paired_flip, "elastic": paired_elastic,
+                     "intensity": paired_intensity, "gamma": paired_gamma, "blur": paired_blur}
