@@ -184,3 +184,17 @@ def test_random_flips_same_for_labels():
     x = np.arange(2 * 3 * 4 * 5).reshape(2, 3, 4, 5)
     xa, ya = volumes.random_flips(x, x.copy(), seed=1)
     assert np.array_equal(xa, ya) and not np.array_equal(xa, x)
+
+
+def test_predict_flips_averages_all_flips():
+    class Probe:  # a "model" that returns its input's first voxel
+        def predict(self, x, batch_size=None, verbose=0):
+            return x[:, :1, :1, :1].reshape(len(x), 1)
+
+    x = np.arange(8, dtype=float).reshape(1, 2, 2, 2)
+    # the first voxel over all 8 flips visits every corner once: the mean of all voxels
+    assert V_mean(x) == pytest.approx(float(volumes.predict_flips(Probe(), x)[0, 0]))
+
+
+def V_mean(x):
+    return float(np.mean(x))
