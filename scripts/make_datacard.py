@@ -237,11 +237,11 @@ def render() -> str:
                        f"label maps (0 background, 1 anterior, 2 posterior hippocampus), "
                        f"{kinds.get('dicom', 0)} DICOM files of two series")
         elif name == "adrenal_mnist3d":
-            split = datasets.load_adrenal3d(28)
+            split = datasets.ADRENAL_SPLIT_COUNTS
             summary = (f"{len(m)} files (28³ and 64³ versions of the same "
-                       f"{sum(len(v[1]) for v in split.values())} volumes; official split "
-                       + ", ".join(f"{k} {len(y)} ({int(y.sum())} masses)"
-                                   for k, (_, y) in split.items()) + ")")
+                       f"{sum(n for n, _ in split.values())} volumes; official split "
+                       + ", ".join(f"{k} {n} ({masses} masses)"
+                                   for k, (n, masses) in split.items()) + ")")
         else:
             kinds = m.groupby("kind").size()
             imgs = m[m["kind"] == "image"]

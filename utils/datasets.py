@@ -478,6 +478,9 @@ def provenance():
 HIPPO_STRUCTURES = ("background", "anterior", "posterior")
 ADRENAL_CLASSES = ("normal", "mass")
 ADRENAL_SPLITS = ("train", "val", "test")
+#: The official split's sizes and masses, as the MedMNIST v2 release gives them (the data card
+#: states them without loading the data; tests/test_volumes.py checks them against the file).
+ADRENAL_SPLIT_COUNTS = {"train": (1188, 259), "val": (98, 22), "test": (298, 69)}
 
 
 @dataclass
