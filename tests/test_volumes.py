@@ -185,16 +185,3 @@ def test_random_flips_same_for_labels():
     xa, ya = volumes.random_flips(x, x.copy(), seed=1)
     assert np.array_equal(xa, ya) and not np.array_equal(xa, x)
 
-
-def test_predict_flips_averages_all_flips():
-    class Probe:  # a "model" that returns its input's first voxel
-        def predict(self, x, batch_size=None, verbose=0):
-            return x[:, :1, :1, :1].reshape(len(x), 1)
-
-    x = np.arange(8, dtype=float).reshape(1, 2, 2, 2)
-    # the first voxel over all 8 flips visits every corner once: the mean of all voxels
-    assert V_mean(x) == pytest.approx(float(volumes.predict_flips(Probe(), x)[0, 0]))
-
-
-def V_mean(x):
-    return float(np.mean(x))

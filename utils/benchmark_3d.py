@@ -72,7 +72,7 @@ def classification_report(y, prob, threshold: float, n_boot: int = 2000, seed: i
 
 def _train_classifier(model, X, y, Xval, yval, epochs: int, seed: int, flip_axes):
     """Fit one epoch at a time on randomly flipped copies; keep the weights of the epoch with
-    the best validation AUC (validation predictions averaged over flips).  Returns the history (one dict per epoch)."""
+    the best validation AUC.  Returns the history (one dict per epoch)."""
     from tensorflow import keras
 
     model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy")
@@ -80,7 +80,7 @@ def _train_classifier(model, X, y, Xval, yval, epochs: int, seed: int, flip_axes
     for epoch in range(epochs):
         xa = volumes.random_flips(X, axes=flip_axes, seed=seed + epoch)
         h = model.fit(xa, y, batch_size=32, epochs=1, verbose=0, shuffle=True)
-        val_auc = metrics.auc_by_pairs(yval, volumes.predict_flips(model, Xval, flip_axes).ravel())
+        val_auc = metrics.auc_by_pairs(yval, model.predict(Xval, verbose=0).ravel())
         history.append({"epoch": epoch + 1, "loss": float(h.history["loss"][-1]),
                         "val_auc": float(val_auc)})
         if val_auc > best:
@@ -95,8 +95,7 @@ def adrenal_experiment(epochs: int | None = None, subset: int | None = None, see
 
     ``subset`` keeps the first N training volumes (quick mode).  The epoch with the best
     validation AUC is kept and the threshold maximising validation balanced accuracy is used;
-    the test set is predicted once.  Every prediction (validation and test) is the mean over
-    all flips of the input (:func:`utils.volumes.predict_flips`).  Returns ``{"3d": {...}, "2d": {...}}``, each with the
+    the test set is predicted once.  Returns ``{"3d": {...}, "2d": {...}}``, each with the
     report (:func:`classification_report`), ``prob`` (test), ``history``, ``seconds``,
     ``params``.
     """
@@ -118,8 +117,8 @@ def adrenal_experiment(epochs: int | None = None, subset: int | None = None, see
         start = time.perf_counter()
         history = _train_classifier(model, view(X), y, view(Xv), yv, s["epochs"], seed, flip_axes)
         seconds = time.perf_counter() - start
-        threshold = best_threshold(yv, volumes.predict_flips(model, view(Xv), flip_axes).ravel())
-        prob = volumes.predict_flips(model, view(Xt), flip_axes).ravel()
+        threshold = best_threshold(yv, model.predict(view(Xv), verbose=0).ravel())
+        prob = model.predict(view(Xt), verbose=0).ravel()
         out[name] = {**classification_report(yt, prob, threshold), "prob": prob,
                      "history": history, "seconds": seconds, "params": model.count_params(),
                      "epochs": s["epochs"]}

@@ -198,22 +198,6 @@ def random_flips(x, y=None, axes=(1, 2, 3), seed=None):
     return x if y is None else (x, y)
 
 
-def predict_flips(model, x, axes=(1, 2, 3), batch_size: int = 64) -> np.ndarray:
-    """Test-time augmentation: the mean of ``model``'s predictions over every combination of
-    flips along ``axes`` (2**len(axes) passes; 8 for a volume's three axes)."""
-    from itertools import product
-
-    total = 0.0
-    combos = list(product((False, True), repeat=len(axes)))
-    for flips in combos:
-        xf = x
-        for a, f in zip(axes, flips):
-            if f:
-                xf = np.flip(xf, axis=a)
-        total = total + model.predict(np.ascontiguousarray(xf), batch_size=batch_size, verbose=0)
-    return total / len(combos)
-
-
 # --------------------------------------------------------------------------------------------
 # Scores and pictures
 # --------------------------------------------------------------------------------------------
