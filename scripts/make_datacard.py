@@ -112,6 +112,31 @@ PROBLEMS = {
 - **Licence CC BY-SA 3.0.** Attribute the IXI data set (Imperial College London). Share-alike:
   data derived from it (slices, resampled volumes, figures showing them) must be shared under the
   same licence.""",
+    "hippocampus": """**Known problems.**
+- **Gaps.** {n_label_only} label maps have no image here ({label_only}) and {n_image_only} image
+  has no label ({image_only}): {n_pairs} image/label pairs. `load_hippocampus` pairs by case; the
+  mirror manifest's `paired` column says "yes" for the two lonely labels too, so it is not used.
+- **Two data types.** The images are stored as float32 or uint8, on different intensity scales:
+  normalise each volume before training.
+- **Cropped, 1 mm.** Each volume is a crop of about 35x50x36 voxels around the hippocampus, not a
+  whole brain; shapes differ from case to case (pad or crop before batching).
+- **No subject ids.** Each case is taken to be one subject; a held-out split by case is the best
+  grouping available.
+- **Not verified against the official archive.** The files come from a course repository; no
+  official per-file checksums exist for the Decathlon, so byte identity is likely but unproven.
+- **DICOM series.** `dicom/` holds one anisotropic brain MR series ({n_dicom_big} slices) and one
+  cropped series ({n_dicom_small} slices); their licence is not stated in the GitHub copy (they
+  appear to come from TCIA's Brain-Tumor-Progression collection, CC BY 3.0 there: unverified).
+- **Licence CC BY-SA 4.0 (share-alike).** Attribute the Medical Segmentation Decathlon; data
+  derived from it (resampled volumes, predictions shown as figures) must be shared under the same
+  licence.""",
+    "adrenal_mnist3d": """**Known problems.**
+- **Shapes, not CT.** The volumes are binary shape masks of the adrenal gland derived from CT
+  (values 0 and 255), not CT intensities: a model learns shape only.
+- **Imbalanced.** About 23 % of the volumes show a mass: always answering "normal" is right for
+  most of the test set; report AUC and balanced accuracy.
+- **No patient ids.** The official train/val/test split is given and used as it is.
+- **Licence CC BY 4.0.** Attribute MedMNIST v2 and its source (Zhongshan Hospital).""",
 }
 
 TITLES = {
@@ -121,6 +146,8 @@ TITLES = {
     "brain_mri_external": "External brain tumour MRIs: glioma, meningioma, pituitary, from a "
                           "copy of the Kaggle Brain Tumor MRI Dataset",
     "ixi_t1": "External healthy brains: IXI T1 volumes (2 mm copy)",
+    "hippocampus": "Hippocampus MRI volumes with labels (Medical Segmentation Decathlon Task04)",
+    "adrenal_mnist3d": "AdrenalMNIST3D: 3-D adrenal shapes, normal or mass (MedMNIST v2)",
 }
 
 
@@ -167,6 +194,16 @@ def _external_facts(m) -> dict:
                 "n_levels": len(levels), "percentile": datasets.IXI_PERCENTILE,
                 "levels": ", ".join(f"{v:g}" for v in levels),
                 "n_age": int((m["age"] != "").sum()), "n_subjects": m["subject"].nunique()}
+    if "paired" in m:  # hippocampus
+        kinds = m.groupby("case")["kind"].agg(set)
+        label_only = sorted(c for c, k in kinds.items() if k == {"label"})
+        image_only = sorted(c for c, k in kinds.items() if k == {"image"})
+        dicom = m[m["kind"] == "dicom"].groupby("case").size()
+        return {"n_label_only": len(label_only), "label_only": ", ".join(label_only),
+                "n_image_only": len(image_only), "image_only": ", ".join(image_only),
+                "n_pairs": sum(1 for k in kinds if k == {"image", "label"}),
+                "n_dicom_big": int(dicom.get("11-T1post-18670", 0)),
+                "n_dicom_small": int(dicom.get("11_HCropVolume", 0))}
     return {}
 
 
@@ -194,6 +231,17 @@ def render() -> str:
                        f"{ages.min():.0f}-{ages.max():.0f}, "
                        + ", ".join(f"{n} {k}" for k, n in sexes.items())
                        + ")")
+        elif name == "hippocampus":
+            kinds = m.groupby("kind").size()
+            summary = (f"{kinds.get('image', 0)} MRI volumes (NIfTI), {kinds.get('label', 0)} "
+                       f"label maps (0 background, 1 anterior, 2 posterior hippocampus), "
+                       f"{kinds.get('dicom', 0)} DICOM files of two series")
+        elif name == "adrenal_mnist3d":
+            split = datasets.ADRENAL_SPLIT_COUNTS
+            summary = (f"{len(m)} files (28³ and 64³ versions of the same "
+                       f"{sum(n for n, _ in split.values())} volumes; official split "
+                       + ", ".join(f"{k} {n} ({masses} masses)"
+                                   for k, (n, masses) in split.items()) + ")")
         else:
             kinds = m.groupby("kind").size()
             imgs = m[m["kind"] == "image"]
@@ -221,6 +269,9 @@ def render() -> str:
 - External tumour MRIs: {cite}`nickparvar2021brainmri`, built in part from
   {cite}`cheng2015enhanced`.
 - Healthy-volunteer T1 volumes: the IXI data set {cite}`ixi_dataset` (CC BY-SA 3.0).
+- Hippocampus volumes: the Medical Segmentation Decathlon {cite}`simpson2019msd,antonelli2022msd`
+  (CC BY-SA 4.0).
+- AdrenalMNIST3D: MedMNIST v2 {cite}`yang2023medmnist` (CC BY 4.0).
 """)
     return "\n".join(parts)
 

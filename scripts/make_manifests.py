@@ -15,6 +15,10 @@ subject's ``age`` and ``sex`` from the mirror's ``ixi_t1/participants.csv`` (emp
 subjects it lacks).  That table is not a file of the manifest: it is a subset of the repository's
 table (the rows of these 80 subjects), so its bytes differ from the pinned file's and a download
 could never verify; its content lives in the manifest instead.
+
+The two 3-D sets keep their mirror's columns too: ``hippocampus`` the ``kind`` (image, label,
+dicom), the ``case`` (for a DICOM file: its series) and ``paired`` (yes where the case has both
+an image and a label); ``adrenal_mnist3d`` the official ``md5`` that the ``medmnist`` package lists.
 """
 from __future__ import annotations
 
@@ -36,6 +40,8 @@ EXTRA = {
                    "paired_image", "note"],
     "brain_mri_external": ["label", "source_class", "fetch_repo"],
     "ixi_t1": ["subject", "site", "label", "age", "sex", "fetch_repo"],
+    "hippocampus": ["kind", "case", "paired", "fetch_repo"],
+    "adrenal_mnist3d": ["md5", "fetch_repo"],
 }
 # ieee8023/covid-chestxray-dataset annotation files (same fork and commit as the covid images)
 ANNOTATIONS = {
@@ -68,7 +74,7 @@ def main(mirror: Path) -> None:
                 row["label"] = r["label"]
             elif name == "brain_mri_masks":
                 row["image"] = ""  # filled below: the yes/ image with the same stem
-            elif name in ("brain_mri_external", "ixi_t1"):
+            elif name in ("brain_mri_external", "ixi_t1", "hippocampus", "adrenal_mnist3d"):
                 row.update({k: r.get(k, "") for k in extra})
             else:
                 row["kind"] = "mask" if r["file"].startswith("lung_masks") else "image"

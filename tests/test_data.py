@@ -20,7 +20,7 @@ Image = pytest.importorskip("PIL.Image")
 from utils import data  # noqa: E402
 
 COUNTS = {"brain_mri": 253, "brain_mri_masks": 128, "chest_xray": 707, "brain_mri_external": 307,
-          "ixi_t1": 80}
+          "ixi_t1": 80, "hippocampus": 585, "adrenal_mnist3d": 2}
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # brain_mri files whose bytes are PNG although the name ends in .jpg
 PNG_NAMED_JPG = {"no/No15.jpg", "no/No17.jpg", "no/No18.jpg", "no/no 96.jpg", "no/no 98.jpg",

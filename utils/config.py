@@ -28,7 +28,8 @@ DEFAULT_SEED = 42
 MODES = ("quick", "full")
 
 # Where the data comes from (read by utils.data, which re-exports these names).
-DATASETS = ("brain_mri", "brain_mri_masks", "chest_xray", "brain_mri_external", "ixi_t1")
+DATASETS = ("brain_mri", "brain_mri_masks", "chest_xray", "brain_mri_external", "ixi_t1",
+            "hippocampus", "adrenal_mnist3d")
 MIRROR_ENV = "DLBI_DATA_MIRROR"  # a local folder holding <dataset>/<file>
 CACHE_ENV = "DLBI_CACHE"         # downloads, derived arrays, weights (default ~/.cache/dlbi)
 OFFLINE_ENV = "DLBI_OFFLINE"     # set (not "0"): never download

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -390,3 +391,135 @@ def image_info(path) -> dict:
     with Image.open(path) as im:
         return {"format": im.format, "mode": im.mode, "width": im.width, "height": im.height,
                 "extension": Path(path).suffix.lower()}
+
+
+# --------------------------------------------------------------------------------------------
+# Volumes: NIfTI files and DICOM series
+# --------------------------------------------------------------------------------------------
+class DicomSeriesError(DataError):
+    """A DICOM series that does not form one regular volume (a missing, duplicated or
+    misaligned slice, slices of another series or of another size)."""
+
+
+@dataclass
+class Volume:
+    """A 3-D image: ``array`` (float32), the ``spacing`` of its three axes in mm, the 4x4
+    ``affine`` from voxel indices to scanner millimetres, the ``stored_dtype`` of the file and
+    ``axes`` (what each array axis is: "xyz" for NIfTI, "slice,row,col" for DICOM)."""
+
+    array: np.ndarray
+    spacing: tuple
+    affine: np.ndarray
+    stored_dtype: str
+    axes: str
+
+    @property
+    def shape(self) -> tuple:
+        return self.array.shape
+
+    def orientation(self) -> str:
+        """The three letters of the anatomical directions the array axes point to (RAS+
+        convention of nibabel's ``aff2axcodes``: "RAS" means +x right, +y anterior, +z superior;
+        DICOM millimetres are LPS, so they are converted first)."""
+        import nibabel as nib
+
+        affine = self.affine
+        if self.axes != "xyz":  # DICOM patient coordinates are LPS: flip x and y to RAS
+            affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ affine
+        return "".join(nib.aff2axcodes(affine))
+
+
+def read_nifti(path) -> Volume:
+    """One NIfTI volume (``.nii`` or ``.nii.gz``) as a :class:`Volume`, intensities as float32
+    (the header's scaling applied), axes as stored (no reorientation).  A truncated or
+    corrupted file raises :class:`ImageDecodeError` naming it."""
+    import nibabel as nib
+
+    path = Path(path)
+    if not path.is_file():
+        raise MissingDataError(f"{path}: no such file")
+    try:
+        img = nib.load(str(path))
+        arr = np.asarray(img.dataobj, dtype=np.float32)
+    except Exception as err:  # gzip, header and size errors all mean "cannot read this file"
+        raise ImageDecodeError(f"{path}: cannot read this NIfTI volume ({err}). The file is "
+                               "truncated or corrupted; delete it so that the loader fetches a "
+                               "verified copy.") from err
+    if arr.ndim != 3:
+        raise ImageDecodeError(f"{path}: expected a 3-D volume, got shape {arr.shape}")
+    spacing = tuple(float(z) for z in img.header.get_zooms()[:3])
+    return Volume(arr, spacing, np.asarray(img.affine, dtype=float),
+                  str(img.header.get_data_dtype()), "xyz")
+
+
+def read_dicom_series(paths, rtol: float = 0.01) -> Volume:
+    """One DICOM series (a list of files, in any order) as a :class:`Volume`.
+
+    The slices are sorted by their position along the slice normal (the cross product of the
+    two ImageOrientationPatient directions, dotted with ImagePositionPatient), never by file
+    name or InstanceNumber.  Each slice's RescaleSlope/RescaleIntercept are applied.  The
+    spacing is (slice step, row spacing, column spacing) in mm: the step is measured from the
+    positions (SliceThickness is the thickness of the excited slab, not the distance between
+    slices).  Raises :class:`DicomSeriesError` when the files do not form one regular volume:
+    fewer than two slices, several series, different sizes or orientations, two slices at one
+    position, or steps that differ by more than ``rtol`` (a missing slice doubles one step).
+    """
+    import pydicom
+
+    paths = [Path(p) for p in paths]
+    if len(paths) < 2:
+        raise DicomSeriesError(f"a series needs at least two slices; got {len(paths)} file(s)")
+    slices = []
+    for p in paths:
+        try:
+            ds = pydicom.dcmread(str(p))
+            pixels = ds.pixel_array
+        except Exception as err:
+            raise ImageDecodeError(f"{p}: cannot read this DICOM file ({err})") from err
+        slices.append((p, ds, pixels))
+    first = slices[0][1]
+    series = {str(ds.get("SeriesInstanceUID", "")) for _, ds, _ in slices}
+    if len(series) > 1:
+        raise DicomSeriesError(f"the files belong to {len(series)} different series")
+    orient = np.array([float(v) for v in first.ImageOrientationPatient])
+    shape = slices[0][2].shape
+    for p, ds, px in slices:
+        if px.shape != shape:
+            raise DicomSeriesError(f"{p.name}: a slice of {px.shape}, the others {shape}")
+        if not np.allclose([float(v) for v in ds.ImageOrientationPatient], orient, atol=1e-4):
+            raise DicomSeriesError(f"{p.name}: its orientation differs from the series'")
+    row_dir, col_dir = orient[:3], orient[3:]
+    normal = np.cross(row_dir, col_dir)
+    where = np.array([float(np.dot(normal, [float(v) for v in ds.ImagePositionPatient]))
+                      for _, ds, _ in slices])
+    order = np.argsort(where)
+    where = where[order]
+    steps = np.diff(where)
+    if np.any(steps < 1e-6 * max(1.0, abs(where).max())):
+        i = int(np.flatnonzero(steps < 1e-6 * max(1.0, abs(where).max()))[0])
+        raise DicomSeriesError(f"two slices at one position: {slices[order[i]][0].name} and "
+                               f"{slices[order[i + 1]][0].name}")
+    step = float(np.median(steps))
+    bad = np.flatnonzero(np.abs(steps - step) > rtol * step)
+    if bad.size:
+        i = int(bad[0])
+        gap = f"{steps[i]:.3g} mm between {slices[order[i]][0].name} and " \
+              f"{slices[order[i + 1]][0].name}, {step:.3g} mm elsewhere"
+        raise DicomSeriesError(
+            f"the slice positions are not evenly spaced ({gap}): a slice is missing or the "
+            "series is inconsistent. Fetch the complete series; never interpolate over a gap "
+            "silently.")
+    stack = []
+    for k in order:
+        _, ds, px = slices[k]
+        slope = float(ds.get("RescaleSlope", 1) or 1)
+        intercept = float(ds.get("RescaleIntercept", 0) or 0)
+        stack.append(px.astype(np.float32) * slope + intercept)
+    row_mm, col_mm = (float(v) for v in first.PixelSpacing)  # between rows, between columns
+    origin = np.array([float(v) for v in slices[order[0]][1].ImagePositionPatient])
+    affine = np.eye(4)
+    # index (k, r, c) -> origin + k*step*normal + r*row_mm*col_dir + c*col_mm*row_dir
+    affine[:3, 0], affine[:3, 1], affine[:3, 2] = normal * step, col_dir * row_mm, row_dir * col_mm
+    affine[:3, 3] = origin
+    return Volume(np.stack(stack), (step, row_mm, col_mm), affine, str(slices[0][2].dtype),
+                  "slice,row,col")

@@ -470,3 +470,103 @@ def provenance():
                          "source (repository @ commit)": f"{repo} @ {commit[:7]}",
                          "licence (as stated)": licence})
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# 3-D data: hippocampus MRI volumes (MSD Task04) and AdrenalMNIST3D (MedMNIST v2)
+# --------------------------------------------------------------------------------------------
+HIPPO_STRUCTURES = ("background", "anterior", "posterior")
+ADRENAL_CLASSES = ("normal", "mass")
+ADRENAL_SPLITS = ("train", "val", "test")
+#: The official split's sizes and masses, as the MedMNIST v2 release gives them (the data card
+#: states them without loading the data; tests/test_volumes.py checks them against the file).
+ADRENAL_SPLIT_COUNTS = {"train": (1188, 259), "val": (98, 22), "test": (298, 69)}
+
+
+@dataclass
+class VolumeSet:
+    """Volumes of different shapes: ``images`` (list of float32 arrays, intensities as stored),
+    ``labels`` (list of uint8 label maps, same shapes), ``cases``, ``stored_dtypes`` and
+    ``spacing`` (one tuple per volume, mm)."""
+
+    images: list
+    labels: list
+    cases: list
+    stored_dtypes: list
+    spacing: list
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+
+def hippocampus_table(kind: str | None = None):
+    """The hippocampus data set's manifest rows (``kind`` image, label or dicom; all when None),
+    verified, with a ``path`` column."""
+    m = data.manifest("hippocampus")
+    if kind is not None:
+        m = m[m["kind"] == kind]
+    return data.fetch("hippocampus", m["file"])
+
+
+def load_hippocampus(cases=None) -> VolumeSet:
+    """The hippocampus image/label pairs (260: the cases with both files), verified.
+
+    ``cases`` (names such as ``"hippocampus_001"``) loads only those.  Images are read with
+    :func:`utils.data.read_nifti` (float32; 205 files store float32, 56 uint8: normalise per
+    volume); labels are 0 background, 1 anterior, 2 posterior.  A label map whose shape
+    differs from its image's raises :class:`utils.data.DataError`.
+    """
+    m = data.manifest("hippocampus")
+    m = m[m["kind"].isin(["image", "label"])]
+    # pair by case: the manifest's "paired" column says "yes" for the labels 010 and 281 too,
+    # whose images are not in the data set
+    both = m.groupby("case")["kind"].nunique()
+    m = m[m["case"].isin(both.index[both == 2])]
+    if cases is not None:
+        wanted = list(cases)
+        unknown = sorted(set(wanted) - set(m["case"]))
+        if unknown:
+            raise data.DataError(f"hippocampus: no image/label pair for {unknown[:5]}")
+        m = m[m["case"].isin(wanted)]
+    df = data.fetch("hippocampus", m["file"], progress=False)
+    images, labels, names, dtypes, spacing = [], [], [], [], []
+    for case, g in df.groupby("case", sort=True):
+        paths = dict(zip(g["kind"], g["path"]))
+        img, lab = data.read_nifti(paths["image"]), data.read_nifti(paths["label"])
+        if img.shape != lab.shape:
+            raise data.DataError(f"hippocampus/{case}: label {lab.shape} and image {img.shape} "
+                                 "differ in shape")
+        images.append(img.array)
+        labels.append(np.rint(lab.array).astype(np.uint8))
+        names.append(case)
+        dtypes.append(img.stored_dtype)
+        spacing.append(img.spacing)
+    return VolumeSet(images, labels, names, dtypes, spacing)
+
+
+def load_dicom_series(series: str = "11-T1post-18670") -> "data.Volume":
+    """One of the hippocampus data set's two DICOM series (``"11-T1post-18670"``, the
+    anisotropic brain MR; ``"11_HCropVolume"``, the cropped one), verified, read with
+    :func:`utils.data.read_dicom_series`."""
+    m = data.manifest("hippocampus")
+    m = m[(m["kind"] == "dicom") & (m["case"] == series)]
+    if m.empty:
+        raise data.DataError(f"hippocampus: no DICOM series {series!r}")
+    return data.read_dicom_series(data.fetch("hippocampus", m["file"], progress=False)["path"])
+
+
+def load_adrenal3d(size: int = 28) -> dict:
+    """AdrenalMNIST3D's official split, verified: ``{"train": (X, y), "val": ..., "test": ...}``
+    with ``X`` uint8 (N, size, size, size) binary shape masks (0 or 255) and ``y`` int labels
+    (0 normal, 1 adrenal mass).  ``size`` is 28 or 64."""
+    files = {28: "adrenalmnist3d.npz", 64: "adrenalmnist3d_64.npz"}
+    if size not in files:
+        raise ValueError(f"size must be 28 or 64, not {size}")
+    path = data.fetch("adrenal_mnist3d", [files[size]], progress=False)["path"].iloc[0]
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {s: (z[f"{s}_images"], z[f"{s}_labels"].reshape(-1).astype(int))
+                   for s in ADRENAL_SPLITS}
+    except Exception as err:
+        raise data.ImageDecodeError(f"{path}: cannot read this .npz ({err})") from err
+    return out
