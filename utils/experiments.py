@@ -42,7 +42,7 @@ from .results import load_results, save_results
 
 __all__ = [  # what this module defines, then what it passes on to the chapters
     "PAPER_ACCURACY", "PAPER_EPOCHS", "MODELS", "protocol", "builder", "load_for", "run_protocol",
-    "FinalModel", "fit_final",
+    "FinalModel", "fit_final", "load_external_for", "external_scores",
     "paper_split", "paper_protocol_repeats",
     "PAPER_SIZE", "paper_cnn", "improved_cnn", "layer_table", "load_brain_cropped", "augmentation",
     "METRICS", "CVResult", "run_cv", "summarise", "pooled_accuracy", "compare",
@@ -209,6 +209,48 @@ def fit_final(name: str, data=None, seed: int = 42, quick: bool | None = None) -
     seconds = time.perf_counter() - start
     return FinalModel(name=name, settings=settings, model=model, seed=seed, n_train=len(y),
                       n_val=n_val, tta=tta, epochs=epochs, seconds=seconds, history=history)
+
+
+EXTERNAL_VIEWS = ("axial", "coronal", "sagittal")
+
+
+def load_external_for(settings: dict, subset: int | None = None, ixi_views=EXTERNAL_VIEWS):
+    """The external brain MRI set (:func:`utils.datasets.load_brain_mri_external`) prepared as
+    :func:`load_for` prepares the 253 images for ``settings`` (size, head crop, channels), with
+    healthy IXI slices in every view of ``ixi_views`` (default: axial, coronal and sagittal, so
+    that the healthy class spans the views the tumour images show)."""
+    if settings.get("crop"):
+        from .preprocessing import load_brain_external_cropped
+
+        return load_brain_external_cropped(settings["size"], subset=subset, ixi_views=ixi_views)
+    return datasets.load_brain_mri_external(size=settings["size"], subset=subset,
+                                            mode="RGB" if settings.get("rgb") else "L",
+                                            ixi_views=ixi_views)
+
+
+def external_scores(y, prob, table, threshold: float = 0.5, n_boot: int = 1000, seed: int = 0):
+    """The external figures of one model: a DataFrame with one row per score and
+    ``value``, ``ci_low``, ``ci_high``, ``n``: accuracy, AUC, sensitivity, specificity, Brier
+    and ECE over the whole set (:func:`utils.calibration.scores_with_ci`, intervals resampling
+    ``table["group"]``: IXI subjects, near-duplicate groups of the tumour images), then
+    ``sensitivity <type>`` per tumour type and ``specificity <view>`` per view of the healthy
+    slices, each with its own grouped interval."""
+    import pandas as pd
+
+    from .calibration import scores_with_ci
+
+    y, prob = np.asarray(y).astype(int), np.asarray(prob, dtype=float)
+    groups = table["group"].to_numpy()
+    out = scores_with_ci(y, prob, groups, threshold=threshold, n_boot=n_boot, seed=seed)
+    parts = [out]
+    for col, label, rate in (("tumour_type", 1, "sensitivity"), ("view", 0, "specificity")):
+        for value in sorted(set(table.loc[y == label, col])):
+            m = (y == label) & (table[col].to_numpy() == value)
+            s = scores_with_ci(y[m], prob[m], groups[m], threshold=threshold, n_boot=n_boot,
+                               seed=seed).loc[[rate]]
+            s.index = [f"{rate} {value}"]
+            parts.append(s)
+    return pd.concat(parts)
 
 
 # ------------------------------------------------------------------------------------------
