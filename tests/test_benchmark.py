@@ -51,3 +51,17 @@ def test_small_p_values_are_not_printed_as_zero():
     from utils.benchmark_brain import _fmt_p
 
     assert _fmt_p(0.0049) == "0.0049" and _fmt_p(2.56e-07) == "2.6e-07"
+
+
+def test_benchmark_external_prints_the_external_figures(mirror_env, monkeypatch, capsys):
+    from utils import benchmark_brain
+
+    monkeypatch.setenv("DLBI_MODE", "quick")
+    small = xp.load_external_for
+    monkeypatch.setattr(xp, "load_external_for", lambda s: small(s, subset=60))
+    assert benchmark_brain.main(["--external", "--models", "paper"]) == 0
+    out = capsys.readouterr().out
+    assert "external set | mode quick" in out and out.count("== paper: trained on 253") == 1
+    for score in ("accuracy", "auc", "sensitivity", "specificity", "brier", "ece",
+                  "sensitivity glioma", "specificity coronal", "specificity sagittal"):
+        assert f"  {score:<24} " in out, score
