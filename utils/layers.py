@@ -15,7 +15,8 @@ layer  name           modules
 3      models         fundamentals, backbones, cnn, transfer, segmentation
 4      evaluation     metrics, crossval, literature
 5      explanation    viz (Grad-CAM, feature maps, filters, receptive fields)
-6      protocols      experiments, benchmark_brain, covid, report; tooling: skeleton, assignments
+6      protocols      experiments, benchmark_brain, covid, report, modelcard, predict;
+                      tooling: skeleton, assignments
 7      checks         checks.* (the exercises' feedback, on top of everything)
 =====  =============  ===================================================================
 
@@ -41,7 +42,8 @@ LAYERS = {name: (number, LAYER_NAMES[number]) for number, names in [
     (3, ("fundamentals", "backbones", "cnn", "transfer", "segmentation")),
     (4, ("metrics", "crossval", "literature")),
     (5, ("viz",)),
-    (6, ("experiments", "benchmark_brain", "covid", "report", "skeleton", "assignments")),
+    (6, ("experiments", "benchmark_brain", "covid", "report", "modelcard", "predict", "skeleton",
+         "assignments")),
     (7, ("checks",)),
 ] for name in names}
 
