@@ -316,3 +316,31 @@ def test_options_include_no_rgb_crop_and_subset(ext_env):
     assert cropped.X.shape == plain.X.shape
     # the head fills more of the frame after the crop: fewer black pixels
     assert (cropped.X < 0.05).mean() < (plain.X < 0.05).mean()
+
+
+def test_ixi_coronal_and_sagittal_slices():
+    from utils import datasets
+
+    path = datasets.ixi_t1_table()["path"].iloc[0]
+    for view in ("coronal", "sagittal"):
+        ims, info = datasets.ixi_view_slices(path, view)
+        assert len(ims) == len(datasets.IXI_VIEW_OFFSETS_MM[view])
+        assert all(im.dtype == np.uint8 and im.shape[0] == im.shape[1] for im in ims)
+        assert len({r["z"] for r in info}) == len(ims)          # distinct planes
+        assert all(im.max() == 255 and (im == 0).mean() > 0.1 for im in ims)
+    axial, _ = datasets.ixi_axial_slices(path)
+    coronal, _ = datasets.ixi_view_slices(path, "coronal")
+    assert not np.array_equal(axial[0], coronal[0])
+    with pytest.raises(ValueError):
+        datasets.ixi_view_slices(path, "oblique")
+
+
+def test_external_loader_adds_healthy_views():
+    from utils import datasets
+
+    ext = datasets.load_brain_mri_external(size=16, ixi_views=("axial", "sagittal"))
+    healthy = ext.table[ext.table["source"] == "ixi"]
+    assert healthy["view"].value_counts().to_dict() == {"axial": 320, "sagittal": 320}
+    assert healthy["image_id"].is_unique and len(ext.X) == len(ext.table) == 300 + 640
+    sag = healthy["view"].to_numpy() == "sagittal"
+    assert set(healthy["group"][sag]) == set(healthy["group"][~sag])   # grouped by subject

@@ -8,6 +8,8 @@ trained and evaluated (grouped cross-validation, early stopping, class weights) 
 """
 from __future__ import annotations
 
+import functools
+
 from .preprocessing import augmentation
 
 PAPER_SIZE = 128  # the paper's input size: 128 x 128 grayscale
@@ -85,7 +87,7 @@ def improved_cnn(input_shape=(64, 64, 1), widths=(16, 32, 64, 128), dropout: flo
     inputs = keras.Input(shape=tuple(input_shape))
     x = augmentation(**augment_kwargs)(inputs) if augment else inputs
     if normalise == "standardise" or standardise_input:
-        x = layers.Lambda(_standardise, name="standardise")(x)
+        x = _standardise_layer()(name="standardise")(x)
     for i, width in enumerate(widths, start=1):
         for j in range(convs_per_block):
             tag = f"{i}" if convs_per_block == 1 else f"{i}{'abcd'[j]}"
@@ -105,6 +107,32 @@ def improved_cnn(input_shape=(64, 64, 1), widths=(16, 32, 64, 128), dropout: flo
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss="binary_crossentropy", metrics=["accuracy"])
     return model
+
+
+@functools.lru_cache(maxsize=None)
+def _standardise_layer():
+    """The per-image standardisation as a Keras layer class (a registered layer, not a Lambda,
+    so that a saved model loads again; defined on first use to keep TensorFlow out of imports)."""
+    import keras
+
+    @keras.saving.register_keras_serializable(package="dlbi")
+    class Standardise(keras.layers.Layer):
+        """Each image to zero mean and unit standard deviation (no weights)."""
+
+        def call(self, x):
+            return _standardise(x)
+
+    return Standardise
+
+
+def custom_objects() -> dict:
+    """The book's own Keras layers by registered name (``"dlbi>RandomAffine"``, ...):
+    defines and registers them, so that ``keras.models.load_model`` can read a saved model that
+    uses them (call this first in a fresh process, or pass the dict as ``custom_objects``)."""
+    from .preprocessing import _augmentation_layers
+
+    classes = list(_augmentation_layers()) + [_standardise_layer()]
+    return {f"dlbi>{c.__name__}": c for c in classes}
 
 
 def _standardise(x):

@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -112,35 +113,12 @@ def run_cv(build_fn, data, folds=5, epochs: int = 10, batch_size: int = 32, seed
     rows, histories = [], []
     for k, (train, test) in enumerate(fold_list):
         splits.check_split(train, test, groups if check_groups else None)
-        config.seed_everything(seed + k)
         start = time.perf_counter()
-        fit_idx, val_idx = train, None
-        cbs = list(callbacks or [])
-        if inner_val:
-            inner_tr, inner_va = splits.grouped_holdout(y[train], groups[train], inner_val,
-                                                        seed=seed + k)
-            fit_idx, val_idx = train[inner_tr], train[inner_va]
-            splits.check_split(fit_idx, val_idx, groups)
-            cbs.append(keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=patience, restore_best_weights=True,
-                start_from_epoch=min_epochs))
-        model = build_fn()
-        if lr_schedule == "cosine":
-            cbs.append(_cosine_callback(float(model.optimizer.learning_rate.numpy()), epochs))
-        elif lr_schedule is not None:
-            raise ValueError(f"lr_schedule must be None or 'cosine', not {lr_schedule!r}")
-        train_data = {"x": X[fit_idx], "y": y[fit_idx], "batch_size": batch_size}
-        if drop_remainder:
-            train_data = {"x": _batches(X[fit_idx], y[fit_idx], batch_size, seed + k),
-                          "shuffle": False}
-        weights = class_weight
-        if isinstance(class_weight, str) and class_weight == "balanced":
-            counts = np.bincount(y[fit_idx].astype(int), minlength=2)
-            weights = {c: len(fit_idx) / (2.0 * counts[c]) for c in (0, 1)}
-        history = model.fit(
-            **train_data, epochs=epochs, verbose=verbose, class_weight=weights,
-            validation_data=None if val_idx is None else (X[val_idx], y[val_idx]),
-            callbacks=cbs)
+        model, history, fit_idx, val_idx = fit_fold(
+            build_fn, X, y, groups, train, seed + k, epochs=epochs, batch_size=batch_size,
+            inner_val=inner_val, patience=patience, min_epochs=min_epochs,
+            drop_remainder=drop_remainder, class_weight=class_weight, lr_schedule=lr_schedule,
+            verbose=verbose, callbacks=callbacks)
         prob = predict(model, X[test], tta=tta)
         seconds = time.perf_counter() - start
         oof[test], fold_of[test] = prob, k
@@ -154,6 +132,50 @@ def run_cv(build_fn, data, folds=5, epochs: int = 10, batch_size: int = 32, seed
             progress(row)
         keras.backend.clear_session()
     return CVResult(pd.DataFrame(rows), oof, fold_of, histories, name)
+
+
+def fit_fold(build_fn, X, y, groups, train, seed: int, epochs: int = 10, batch_size: int = 32,
+             inner_val: float | None = None, patience: int = 8, min_epochs: int = 0,
+             drop_remainder: bool = False, class_weight=None, lr_schedule: str | None = None,
+             verbose: int = 0, callbacks=None):
+    """Train ``build_fn()`` on the images ``train`` of ``X`` as :func:`run_cv` trains one fold
+    (the recipe, its options and their meaning are :func:`run_cv`'s), seeded with ``seed``.
+
+    With ``inner_val`` a grouped validation part of ``train`` stops the training early.
+    Returns ``(model, history, fit_idx, val_idx)``: the trained model, its Keras history,
+    the images it was fitted on and those of the inner validation part (``None`` without one).
+    :func:`utils.experiments.fit_final` trains a final model on all images with it.
+    """
+    import keras
+
+    train = np.asarray(train)
+    config.seed_everything(seed)
+    fit_idx, val_idx = train, None
+    cbs = list(callbacks or [])
+    if inner_val:
+        inner_tr, inner_va = splits.grouped_holdout(y[train], groups[train], inner_val, seed=seed)
+        fit_idx, val_idx = train[inner_tr], train[inner_va]
+        splits.check_split(fit_idx, val_idx, groups)
+        cbs.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=patience, restore_best_weights=True,
+            start_from_epoch=min_epochs))
+    model = build_fn()
+    if lr_schedule == "cosine":
+        cbs.append(_cosine_callback(float(model.optimizer.learning_rate.numpy()), epochs))
+    elif lr_schedule is not None:
+        raise ValueError(f"lr_schedule must be None or 'cosine', not {lr_schedule!r}")
+    train_data = {"x": X[fit_idx], "y": y[fit_idx], "batch_size": batch_size}
+    if drop_remainder:
+        train_data = {"x": _batches(X[fit_idx], y[fit_idx], batch_size, seed), "shuffle": False}
+    weights = class_weight
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        counts = np.bincount(y[fit_idx].astype(int), minlength=2)
+        weights = {c: len(fit_idx) / (2.0 * counts[c]) for c in (0, 1)}
+    history = model.fit(
+        **train_data, epochs=epochs, verbose=verbose, class_weight=weights,
+        validation_data=None if val_idx is None else (X[val_idx], y[val_idx]),
+        callbacks=cbs)
+    return model, history, fit_idx, val_idx
 
 
 def _cosine_callback(initial: float, epochs: int, floor: float = 0.05):
@@ -229,15 +251,56 @@ def run_transfer_cv(data, folds=5, mode: str = "features", head: str = "light",
     import keras
     import pandas as pd
 
+    y, groups = np.asarray(data.y).astype(int), np.asarray(data.groups)
+    fold_list = fold_splits(data, folds, seed)
+    prep = _transfer_setup(data, mode, head, epochs, learning_rate, seed, n_blocks, n_views, tta,
+                           features, views, verbose)
+    label = prep.label
+    oof = np.full(len(y), np.nan)
+    fold_of = np.full(len(y), -1)
+    rows, histories, models = [], [], []
+    for k, (train, test) in enumerate(fold_list):
+        splits.check_split(train, test, groups)
+        start = time.perf_counter()
+        model, hist, prob = _transfer_fold(prep, y, train, test, seed + k, batch_size,
+                                           warmup_epochs, dropout, flat=keep_models)
+        if keep_models:
+            models.append(model)
+        seconds = time.perf_counter() - start
+        oof[test], fold_of[test] = prob, k
+        row = {"fold": k, "backbone": transfer.backbone_name(prep.backbone_key), "model": label,
+               "n_train": len(train), "n_val": 0, "n_test": len(test),
+               "epochs": prep.epochs + (warmup_epochs if mode == "finetune" else 0)}
+        row.update(binary_metrics(y[test], prob))
+        row["seconds"] = seconds
+        rows.append(row)
+        histories.append(hist)
+        if progress is not None:
+            progress(row)
+        if not keep_models:
+            keras.backend.clear_session()
+    result = CVResult(pd.DataFrame(rows), oof, fold_of, histories, label)
+    result.setup_seconds = prep.setup_seconds
+    result.backbone = transfer.backbone_name(prep.backbone_key)
+    result.models = models
+    return result
+
+
+def _transfer_setup(data, mode, head, epochs, learning_rate, seed, n_blocks, n_views, tta,
+                    features, views, verbose):
+    """What every fold of :func:`run_transfer_cv` (and :func:`fit_transfer`) shares: the cached
+    frozen features (and their mirror images for TTA) or the cached views, the defaults of
+    epochs and learning rate, the model's label; checks the options."""
+    import keras
+
     if mode not in ("features", "finetune"):
         raise ValueError(f"mode must be 'features' or 'finetune', not {mode!r}")
     if head not in ("paper", "light"):
         raise ValueError(f"head must be 'paper' or 'light', not {head!r}")
-    y, groups = np.asarray(data.y).astype(int), np.asarray(data.groups)
     size = int(np.shape(data.X)[1])
-    fold_list = fold_splits(data, folds, seed)
     tta = (mode == "finetune") if tta is None else tta
     start_setup = time.perf_counter()
+    F = F_mirror = None
     if mode == "features":
         kind = "map" if head == "paper" else "pooled"
         if features is None:
@@ -245,7 +308,6 @@ def run_transfer_cv(data, folds=5, mode: str = "features", head: str = "light",
         elif features.kind != kind:
             raise ValueError(f"the {head} head needs {kind} features, got {features.kind}")
         F = features.values
-        F_mirror = None
         if tta:
             mirrored = type(data)(data.X[:, :, ::-1], data.y, data.groups, None) \
                 if hasattr(data, "table") else data[:, :, ::-1]
@@ -266,7 +328,6 @@ def run_transfer_cv(data, folds=5, mode: str = "features", head: str = "light",
         elif views.split != split:
             raise ValueError(f"views end at {views.split}, but unfreezing {n_blocks} blocks "
                              f"needs them to end at {split}")
-        n_views = views.values.shape[1]
         epochs = epochs or 15
         learning_rate = learning_rate or 3e-4
         label = (f"{transfer.backbone_name()}, fine-tuned ({blocks[0]}..{blocks[-1]} unfrozen), "
@@ -274,49 +335,55 @@ def run_transfer_cv(data, folds=5, mode: str = "features", head: str = "light",
         backbone_key = transfer.BACKBONE
         del probe
         keras.backend.clear_session()
-    setup_seconds = time.perf_counter() - start_setup
+    return SimpleNamespace(mode=mode, head=head, size=size, tta=tta, F=F, F_mirror=F_mirror,
+                           views=views, n_blocks=n_blocks, epochs=epochs,
+                           learning_rate=learning_rate, label=label, backbone_key=backbone_key,
+                           setup_seconds=time.perf_counter() - start_setup)
 
-    oof = np.full(len(y), np.nan)
-    fold_of = np.full(len(y), -1)
-    rows, histories, models = [], [], []
-    for k, (train, test) in enumerate(fold_list):
-        splits.check_split(train, test, groups)
-        config.seed_everything(seed + k)
-        start = time.perf_counter()
-        if mode == "features":
-            model = (transfer.paper_head(F.shape[1:], learning_rate) if head == "paper"
-                     else transfer.light_head(F.shape[1:], dropout, learning_rate))
-            hist = model.fit(F[train], y[train], epochs=epochs, batch_size=batch_size,
-                             verbose=0, shuffle=True).history
-            prob = predict(model, F[test])
-            if tta:
-                prob = (prob + predict(model, F_mirror[test])) / 2
-            if keep_models:
-                models.append(_attach_head(model, size, head))
-        else:
-            model, hist, prob = _fine_tune_fold(views.values, y, train, test, n_blocks, epochs,
-                                                batch_size, learning_rate, warmup_epochs,
-                                                dropout, tta, seed + k, size)
-            if keep_models:
-                models.append(model)
-        seconds = time.perf_counter() - start
-        oof[test], fold_of[test] = prob, k
-        row = {"fold": k, "backbone": transfer.backbone_name(backbone_key), "model": label,
-               "n_train": len(train), "n_val": 0, "n_test": len(test),
-               "epochs": epochs + (warmup_epochs if mode == "finetune" else 0)}
-        row.update(binary_metrics(y[test], prob))
-        row["seconds"] = seconds
-        rows.append(row)
-        histories.append(hist)
-        if progress is not None:
-            progress(row)
-        if not keep_models:
-            keras.backend.clear_session()
-    result = CVResult(pd.DataFrame(rows), oof, fold_of, histories, label)
-    result.setup_seconds = setup_seconds
-    result.backbone = transfer.backbone_name(backbone_key)
-    result.models = models
-    return result
+
+def _transfer_fold(prep, y, train, test, seed, batch_size, warmup_epochs, dropout, flat):
+    """Train one fold's transfer model on the images ``train`` (seeded with ``seed``) and
+    predict the images ``test``; returns ``(model, history, prob)``, ``model`` being the flat
+    image -> probability model (input: :func:`utils.transfer.preprocess`-ed images) when
+    ``flat`` or for fine-tuning, else the feature-space head."""
+    config.seed_everything(seed)
+    if prep.mode == "features":
+        F = prep.F
+        model = (transfer.paper_head(F.shape[1:], prep.learning_rate) if prep.head == "paper"
+                 else transfer.light_head(F.shape[1:], dropout, prep.learning_rate))
+        hist = model.fit(F[train], y[train], epochs=prep.epochs, batch_size=batch_size,
+                         verbose=0, shuffle=True).history
+        prob = predict(model, F[test])
+        if prep.tta:
+            prob = (prob + predict(model, prep.F_mirror[test])) / 2
+        if flat:
+            model = _attach_head(model, prep.size, prep.head)
+        return model, hist, prob
+    return _fine_tune_fold(prep.views.values, y, train, test, prep.n_blocks, prep.epochs,
+                           batch_size, prep.learning_rate, warmup_epochs, dropout, prep.tta,
+                           seed, prep.size)
+
+
+def fit_transfer(data, train=None, seed: int = 42, mode: str = "features", head: str = "light",
+                 epochs: int | None = None, batch_size: int = 32,
+                 learning_rate: float | None = None, n_blocks: int = 6, n_views: int = 6,
+                 warmup_epochs: int = 0, dropout: float = 0.3, tta: bool | None = None,
+                 features: transfer.Features | None = None, views: transfer.Views | None = None,
+                 verbose: bool = False):
+    """Train one transfer model as :func:`run_transfer_cv` trains a fold (same options), on the
+    images ``train`` of ``data`` (default: all), seeded with ``seed``.
+
+    Returns ``(model, history, tta)``: the flat image -> probability Keras model (its input:
+    :func:`utils.transfer.preprocess`-ed images), its training history and whether the recipe
+    averages each prediction with the mirror image's (on for fine-tuning unless ``tta=False``).
+    """
+    y = np.asarray(data.y).astype(int)
+    train = np.arange(len(y)) if train is None else np.asarray(train)
+    prep = _transfer_setup(data, mode, head, epochs, learning_rate, seed, n_blocks, n_views, tta,
+                           features, views, verbose)
+    model, hist, _ = _transfer_fold(prep, y, train, np.zeros(0, dtype=int), seed, batch_size,
+                                    warmup_epochs, dropout, flat=True)
+    return model, hist, prep.tta
 
 
 def _clone_layer(layer):

@@ -112,6 +112,10 @@ IXI_PERCENTILE = 99.5
 #: dHash distance (256 bits) that links two external tumour images into one group; chosen by
 #: looking at every pair up to 60 bits (see :func:`brain_mri_external_table`).
 EXTERNAL_MAX_DISTANCE = 48
+#: Offsets (mm) of the IXI coronal slices from the head's centre (front to back) and of the
+#: sagittal slices from its midline (right to left): the views most external tumour images show
+#: (:func:`ixi_view_slices`), so that both classes of the external set span the three views.
+IXI_VIEW_OFFSETS_MM = {"coronal": (-12.0, -4.0, 4.0, 12.0), "sagittal": (-12.0, -4.0, 4.0, 12.0)}
 _IXI_SLICE_RULE = "v1"  # change when the slicing or scaling rule changes (invalidates the cache)
 
 
@@ -224,8 +228,58 @@ def ixi_axial_slices(path, levels_mm=IXI_LEVELS_MM, percentile: float = IXI_PERC
     return images, info
 
 
-def ixi_slices(levels_mm=IXI_LEVELS_MM, percentile: float = IXI_PERCENTILE):
-    """Axial slices of the 80 IXI volumes (:func:`ixi_axial_slices`), 8-bit, one row each.
+def _to_u8_square(plane, inside, percentile: float) -> np.ndarray:
+    """A slice scaled as :func:`ixi_axial_slices` scales it (0 stays black, the ``percentile``
+    of the head voxels becomes 255), rounded to uint8 and zero-padded to a square."""
+    top = float(np.percentile(plane[inside], percentile)) if inside.any() else 0.0
+    scaled = np.clip(plane / top, 0.0, 1.0) if top > 0 else np.zeros_like(plane)
+    u8 = np.round(scaled * 255.0).astype(np.uint8)
+    side = max(u8.shape)
+    square = np.zeros((side, side), np.uint8)
+    r0, c0 = (side - u8.shape[0]) // 2, (side - u8.shape[1]) // 2
+    square[r0:r0 + u8.shape[0], c0:c0 + u8.shape[1]] = u8
+    return square
+
+
+def ixi_view_slices(path, view: str, offsets_mm=None, percentile: float = IXI_PERCENTILE):
+    """Coronal or sagittal slices of one IXI volume as 8-bit square images.
+
+    ``view="coronal"``: planes ``offsets_mm`` from the head's centre of mass front to back
+    (negative: towards the back), shown superior up and the patient's right on the image's left;
+    ``"sagittal"``: planes ``offsets_mm`` from the head's midline (centre of mass right to left),
+    superior up and anterior on the left.  Scaled and padded as :func:`ixi_axial_slices` does.
+    Returns ``(images, info)`` with ``z`` (the plane's index along its axis) and ``level_mm``
+    (the offset).
+    """
+    import nibabel as nib
+
+    if view not in IXI_VIEW_OFFSETS_MM:
+        raise ValueError(f"view must be one of {sorted(IXI_VIEW_OFFSETS_MM)}, not {view!r}")
+    offsets = IXI_VIEW_OFFSETS_MM[view] if offsets_mm is None else offsets_mm
+    img = nib.as_closest_canonical(nib.load(str(path)))
+    vol = np.asarray(img.dataobj, dtype=np.float32)
+    zooms = [float(z) for z in img.header.get_zooms()[:3]]
+    head = _head_mask(vol)
+    axis = 1 if view == "coronal" else 0
+    centre = float(np.mean(np.nonzero(head)[axis]))
+    images, info = [], []
+    for off in offsets:
+        k = int(round(centre + float(off) / zooms[axis]))
+        if not 0 <= k < vol.shape[axis]:
+            raise data.DataError(f"{path}: the {view} plane {off} mm from the centre lies outside")
+        if view == "coronal":   # (x, z) -> rows superior..inferior, columns right..left
+            plane, inside = vol[::-1, k, ::-1].T, head[::-1, k, ::-1].T
+        else:                   # (y, z) -> rows superior..inferior, columns anterior..posterior
+            plane, inside = vol[k, ::-1, ::-1].T, head[k, ::-1, ::-1].T
+        images.append(_to_u8_square(plane, inside, percentile))
+        info.append({"z": k, "vertex_z": -1, "level_mm": float(off), "pixel_mm": zooms[0]})
+    return images, info
+
+
+def ixi_slices(levels_mm=IXI_LEVELS_MM, percentile: float = IXI_PERCENTILE, view: str = "axial"):
+    """Axial slices of the 80 IXI volumes (:func:`ixi_axial_slices`), 8-bit, one row each;
+    ``view="coronal"`` or ``"sagittal"`` gives those slices instead (:func:`ixi_view_slices`;
+    ``levels_mm`` then defaults to :data:`IXI_VIEW_OFFSETS_MM`).
 
     Returns ``(images, table)``: uint8 array (N, S, S) and a table aligned with it (the volume's
     manifest row plus ``z``, ``vertex_z``, ``level_mm``, ``pixel_mm``), subject by subject, in
@@ -236,20 +290,25 @@ def ixi_slices(levels_mm=IXI_LEVELS_MM, percentile: float = IXI_PERCENTILE):
     import pandas as pd
 
     volumes = ixi_t1_table()
+    if view != "axial" and levels_mm is IXI_LEVELS_MM:
+        levels_mm = IXI_VIEW_OFFSETS_MM[view]
     levels = tuple(float(v) for v in levels_mm)
     key = (f"{_IXI_SLICE_RULE}|{levels}|{float(percentile)}|" + "|".join(volumes["sha256"]))
+    if view != "axial":
+        key = f"{view}|{key}"
 
     def build():
         images, rows = [], []
         for i, path in enumerate(volumes["path"]):
-            ims, info = ixi_axial_slices(path, levels, percentile)
+            ims, info = (ixi_axial_slices(path, levels, percentile) if view == "axial"
+                         else ixi_view_slices(path, view, levels, percentile))
             images += ims
             rows += [dict(r, volume=i) for r in info]
         return {"X": np.stack(images),
                 **{k: np.array([r[k] for r in rows]) for k in
                    ("volume", "z", "vertex_z", "level_mm", "pixel_mm")}}
 
-    z = data.array_cache("ixi_t1-slices", key, build)
+    z = data.array_cache("ixi_t1-slices" if view == "axial" else f"ixi_t1-{view}", key, build)
     info = pd.DataFrame({k: z[k] for k in ("z", "vertex_z", "level_mm", "pixel_mm")})
     table = pd.concat([volumes.iloc[z["volume"]].reset_index(drop=True), info], axis=1)
     return z["X"], table
@@ -294,7 +353,8 @@ def _group_subset(df, subset: int, seed: int):
 def load_brain_mri_external(size: int = 128, mode: str = "L", crop=None,
                             include_no: bool = False, levels_mm=IXI_LEVELS_MM,
                             max_distance: int = EXTERNAL_MAX_DISTANCE,
-                            subset: int | None = None, seed: int = 42) -> ImageSet:
+                            subset: int | None = None, seed: int = 42,
+                            ixi_views=("axial",)) -> ImageSet:
     """The external brain MRI test set: tumour MRIs of another collection (label 1) and axial
     slices of healthy volunteers from another hospital (label 0), preprocessed like
     :func:`load_brain_mri`.
@@ -305,6 +365,10 @@ def load_brain_mri_external(size: int = 128, mode: str = "L", crop=None,
     * **Healthy:** the slices of the 80 ``ixi_t1`` T1 volumes (IXI, Hammersmith Hospital) at
       ``levels_mm`` below the vertex, 4 per subject by default (:func:`ixi_slices` says how they
       are chosen and scaled to 8 bit), source ``"ixi"``.
+    * ``ixi_views``: the views of the healthy slices; add ``"coronal"`` and ``"sagittal"``
+      (4 slices per subject each, :func:`ixi_view_slices`) so that the healthy class spans the
+      views the tumour images show (their ``view`` is then the IXI slice's; the tumours' stays
+      empty, unannotated).
     * **The 7 "no" images of brain_mri_external** are left out unless ``include_no=True``:
       7 images are too few for a specificity, 6 of them are coronal or sagittal (the tumour-free
       class would be told apart by its view), each has another size, and the collection's
@@ -353,17 +417,23 @@ def load_brain_mri_external(size: int = 128, mode: str = "L", crop=None,
         "level_mm": np.nan, "z": -1, "age": np.nan, "sex": "", "issue": ext["issue"],
         "sha256": ext["sha256"],
     })
-    ixi_images, ixi = ixi_slices(levels_mm)
-    healthy = pd.DataFrame({
-        "image_id": ixi["file"] + "#z" + ixi["z"].astype(str), "file": ixi["file"],
-        "path": ixi["path"], "source": "ixi", "label": "no", "y": 0, "tumour_type": "none",
-        "source_class": "healthy volunteer", "group": "ixi:" + ixi["subject"],
-        "subject": ixi["subject"], "width": ixi_images.shape[2], "height": ixi_images.shape[1],
-        "pixel_mm": ixi["pixel_mm"], "view": "axial", "level_mm": ixi["level_mm"],
-        "z": ixi["z"], "age": ixi["age"], "sex": ixi["sex"], "issue": "", "sha256": ixi["sha256"],
-    })
+    healthy_parts, ixi_arrays = [], []
+    for view in ixi_views:
+        ixi_images, ixi = (ixi_slices(levels_mm) if view == "axial" else ixi_slices(view=view))
+        tag = "#z" if view == "axial" else f"#{view}"
+        healthy_parts.append(pd.DataFrame({
+            "image_id": ixi["file"] + tag + ixi["z"].astype(str), "file": ixi["file"],
+            "path": ixi["path"], "source": "ixi", "label": "no", "y": 0, "tumour_type": "none",
+            "source_class": "healthy volunteer", "group": "ixi:" + ixi["subject"],
+            "subject": ixi["subject"], "width": ixi_images.shape[2], "height": ixi_images.shape[1],
+            "pixel_mm": ixi["pixel_mm"], "view": view, "level_mm": ixi["level_mm"],
+            "z": ixi["z"], "age": ixi["age"], "sex": ixi["sex"], "issue": "",
+            "sha256": ixi["sha256"],
+        }))
+        ixi_arrays += list(ixi_images)
+    healthy = pd.concat(healthy_parts, ignore_index=True)
     table = pd.concat([kaggle, healthy], ignore_index=True)
-    images = ext_images + list(ixi_images)
+    images = ext_images + ixi_arrays
     if subset is not None and subset < len(table):
         keep = _group_subset(table, subset, seed)
         table = table.iloc[keep].reset_index(drop=True)

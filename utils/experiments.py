@@ -27,13 +27,14 @@ Typical use::
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import config, datasets, splits
 from .cnn import PAPER_SIZE, improved_cnn, layer_table, paper_cnn
-from .crossval import (METRICS, CVResult, compare, pooled_accuracy, predict, run_cv, run_transfer_cv,
-                       summarise)
+from .crossval import (METRICS, CVResult, compare, fit_fold, fit_transfer, pooled_accuracy, predict,
+                       run_cv, run_transfer_cv, summarise)
 from .metrics import (binary_metrics, cluster_bootstrap_ci, corrected_resampled_ttest, mcnemar_test,
                       paired_test)
 from .preprocessing import augmentation, load_brain_cropped
@@ -41,6 +42,7 @@ from .results import load_results, save_results
 
 __all__ = [  # what this module defines, then what it passes on to the chapters
     "PAPER_ACCURACY", "PAPER_EPOCHS", "MODELS", "protocol", "builder", "load_for", "run_protocol",
+    "FinalModel", "fit_final", "load_external_for", "external_scores",
     "paper_split", "paper_protocol_repeats",
     "PAPER_SIZE", "paper_cnn", "improved_cnn", "layer_table", "load_brain_cropped", "augmentation",
     "METRICS", "CVResult", "run_cv", "summarise", "pooled_accuracy", "compare",
@@ -133,6 +135,122 @@ def run_protocol(name: str, data=None, folds=None, seed: int = 42, quick: bool |
     build = builder(name, data.X.shape[1:], **settings["build"])
     return run_cv(build, data, folds=folds, seed=seed, name=name, progress=progress,
                   **settings["fit"])
+
+
+# ------------------------------------------------------------------------------------------
+# Final models: one protocol trained on all images
+# ------------------------------------------------------------------------------------------
+@dataclass
+class FinalModel:
+    """A protocol's model trained on all the images it was given (:func:`fit_final`).
+
+    ``model`` is one Keras model: its input is what ``load_for(settings).X`` holds (the images
+    cropped to the head if the protocol crops, resized, with their channels, floats in [0, 1]),
+    its output P(tumour); the transfer models carry their backbone's input scaling inside
+    (:func:`utils.transfer.with_preprocessing`), so ``model.save("x.keras")`` is the whole
+    model.  ``predict`` applies the protocol's test-time augmentation (``tta``: the average with
+    the mirror image) as its cross-validation did.  ``threshold``: the decision threshold, 0.5
+    unless one was chosen on training data.  ``n_train``: the images given (for ``"improved"``
+    ``n_val`` of them were the grouped inner validation part that stopped the training).
+    """
+
+    name: str
+    settings: dict
+    model: object
+    threshold: float = 0.5
+    seed: int = 42
+    n_train: int = 0
+    n_val: int = 0
+    tta: bool = False
+    epochs: int = 0
+    seconds: float = 0.0
+    history: dict = field(default_factory=dict, repr=False)
+
+    def predict(self, X, batch_size: int = 64) -> np.ndarray:
+        """P(tumour) for images ``X`` (N, H, W, C) in [0, 1], with the protocol's TTA."""
+        return predict(self.model, X, tta=self.tta, batch_size=batch_size)
+
+    def classify(self, X) -> np.ndarray:
+        """1 (tumour) where ``predict(X) >= threshold``, else 0."""
+        return (self.predict(X) >= self.threshold).astype(int)
+
+
+def fit_final(name: str, data=None, seed: int = 42, quick: bool | None = None) -> FinalModel:
+    """Train protocol ``name`` (one of :data:`MODELS`, settings of :func:`protocol`) on **all**
+    images of ``data`` (default: the 253 brain MRIs, ``load_for(protocol(name))``), with the
+    recipe of one cross-validation fold.
+
+    ``"paper"``/``"improved"``: :func:`utils.crossval.fit_fold` (for ``"improved"`` its grouped
+    inner validation part, 20 % of the groups, stops the training early, as in every fold);
+    ``"transfer"``/``"finetune"``: :func:`utils.crossval.fit_transfer` (a light head on cached
+    frozen features; the top blocks fine-tuned on cached views), the trained network then
+    wrapped with its input scaling.  Seeded with ``seed`` (a fold ``k`` of the CV uses
+    ``seed + k``).  Returns a :class:`FinalModel`.
+    """
+    settings = protocol(name, quick)
+    data = load_for(settings) if data is None else data
+    X, y, groups = data.X, np.asarray(data.y), np.asarray(data.groups)
+    every = np.arange(len(y))
+    start = time.perf_counter()
+    if name in ("transfer", "finetune"):
+        fit = dict(settings["fit"])
+        flat, history, tta = fit_transfer(data, every, seed=seed, **fit)
+        from .transfer import with_preprocessing
+
+        model = with_preprocessing(flat, channels=int(X.shape[-1]), name=f"final_{name}")
+        n_val, epochs = 0, len(history.get("loss", [])) or int(fit.get("epochs") or 0)
+    else:
+        fit = dict(settings["fit"])
+        tta = bool(fit.pop("tta", False))
+        build = builder(name, X.shape[1:], **settings["build"])
+        model, hist, _, val_idx = fit_fold(build, X, y, groups, every, seed, **fit)
+        history = hist.history
+        n_val, epochs = (0 if val_idx is None else len(val_idx)), len(history.get("loss", []))
+    seconds = time.perf_counter() - start
+    return FinalModel(name=name, settings=settings, model=model, seed=seed, n_train=len(y),
+                      n_val=n_val, tta=tta, epochs=epochs, seconds=seconds, history=history)
+
+
+EXTERNAL_VIEWS = ("axial", "coronal", "sagittal")
+
+
+def load_external_for(settings: dict, subset: int | None = None, ixi_views=EXTERNAL_VIEWS):
+    """The external brain MRI set (:func:`utils.datasets.load_brain_mri_external`) prepared as
+    :func:`load_for` prepares the 253 images for ``settings`` (size, head crop, channels), with
+    healthy IXI slices in every view of ``ixi_views`` (default: axial, coronal and sagittal, so
+    that the healthy class spans the views the tumour images show)."""
+    if settings.get("crop"):
+        from .preprocessing import load_brain_external_cropped
+
+        return load_brain_external_cropped(settings["size"], subset=subset, ixi_views=ixi_views)
+    return datasets.load_brain_mri_external(size=settings["size"], subset=subset,
+                                            mode="RGB" if settings.get("rgb") else "L",
+                                            ixi_views=ixi_views)
+
+
+def external_scores(y, prob, table, threshold: float = 0.5, n_boot: int = 1000, seed: int = 0):
+    """The external figures of one model: a DataFrame with one row per score and
+    ``value``, ``ci_low``, ``ci_high``, ``n``: accuracy, AUC, sensitivity, specificity, Brier
+    and ECE over the whole set (:func:`utils.calibration.scores_with_ci`, intervals resampling
+    ``table["group"]``: IXI subjects, near-duplicate groups of the tumour images), then
+    ``sensitivity <type>`` per tumour type and ``specificity <view>`` per view of the healthy
+    slices, each with its own grouped interval."""
+    import pandas as pd
+
+    from .calibration import scores_with_ci
+
+    y, prob = np.asarray(y).astype(int), np.asarray(prob, dtype=float)
+    groups = table["group"].to_numpy()
+    out = scores_with_ci(y, prob, groups, threshold=threshold, n_boot=n_boot, seed=seed)
+    parts = [out]
+    for col, label, rate in (("tumour_type", 1, "sensitivity"), ("view", 0, "specificity")):
+        for value in sorted(set(table.loc[y == label, col])):
+            m = (y == label) & (table[col].to_numpy() == value)
+            s = scores_with_ci(y[m], prob[m], groups[m], threshold=threshold, n_boot=n_boot,
+                               seed=seed).loc[[rate]]
+            s.index = [f"{rate} {value}"]
+            parts.append(s)
+    return pd.concat(parts)
 
 
 # ------------------------------------------------------------------------------------------

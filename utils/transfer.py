@@ -452,6 +452,42 @@ def fit_end_to_end(model, X, y, epochs: int = 5, batch_size: int = 32, augment: 
     return history
 
 
+def with_preprocessing(model, channels: int = 1, name: str | None = None):
+    """``model`` (a flat Lite0 classifier whose input is :func:`preprocess`-ed RGB) as one model
+    whose input is an ImageSet's images: ``channels`` (1 or 3) channels in [0, 1].
+
+    Inside the graph: grey repeated to RGB, then ``x * 255`` and Lite0's ``(x - 127) / 128`` as
+    one ``Rescaling`` layer, so the model is self-contained (one ``.keras`` file, no separate
+    preprocessing to forget).  Its layers are copies of ``model``'s (configuration and weights),
+    so the new model is the only user of its layers and Grad-CAM can reach every block by name.
+    """
+    import keras
+
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, not {channels}")
+    size = tuple(model.inputs[0].shape[1:3])
+    image = keras.Input(shape=size + (channels,), name="image")
+    x = image
+    if channels == 1:
+        x = keras.layers.Concatenate(name="grey_to_rgb")([x, x, x])
+    x = keras.layers.Rescaling(255.0 / 128.0, offset=-127.0 / 128.0, name="lite0_preprocess")(x)
+    pairs = []
+
+    def clone(layer):
+        new = layer.__class__.from_config(layer.get_config())
+        pairs.append((new, layer))
+        return new
+
+    # The graph of ``model`` replayed on ``x`` with copied layers (what keras.models.clone_model
+    # does internally; clone_model itself wants the new inputs to be Input tensors).
+    out = model._run_through_graph([x], operation_fn=clone)
+    wrapped = keras.Model(image, out, name=name or f"{model.name}_on_images")
+    for new, layer in pairs:
+        new.set_weights(layer.get_weights())
+        new.trainable = False
+    return wrapped
+
+
 def split_layer(model, first_trainable_block: str) -> str:
     """Name of the last layer before ``first_trainable_block`` (the frozen part's output)."""
     names = [layer.name for layer in model.layers]
