@@ -90,6 +90,18 @@ def test_no_crop_protocol_resizes_like_pil(brain_images):
     assert np.abs(modelcard.predict_images(deployed, brain_images) - ref).max() < 5e-3
 
 
+def test_tta_in_the_graph_is_the_final_models_tta(brain_images):
+    from utils import crossval
+
+    final = tiny_final(seed=2)
+    deployed = modelcard.deployable(final.model, final.settings, tta=True)
+    X = np.concatenate([model_input(im, final.settings) for im in brain_images])
+    ref = crossval.predict(final.model, X, tta=True)
+    assert np.abs(modelcard.predict_images(deployed, brain_images) - ref).max() < 5e-3
+    plain = crossval.predict(final.model, X, tta=False)
+    assert np.abs(ref - plain).max() > 1e-4  # the mirror image changes something
+
+
 def test_card_says_what_the_model_is(saved):
     _, path = saved
     card = json.loads(modelcard.card_path(path).read_text())

@@ -121,10 +121,29 @@ def as_raw_batch(image) -> np.ndarray:
     return (a.astype(np.float32) / scale)[None, ..., None]
 
 
+def _compiled(model):
+    """``model`` as one graph function for images of any size (traced once, not per size; the
+    head crop's loop is slow when run eagerly).  Other backends than TensorFlow call it eagerly."""
+    fn = getattr(model, "_dlbi_raw_predict", None)
+    if fn is None:
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            fn = tf.function(lambda x: model(x, training=False), input_signature=[
+                tf.TensorSpec([None, None, None, 1], tf.float32)])
+        else:  # pragma: no cover
+            fn = lambda x: model(x, training=False)  # noqa: E731
+        model._dlbi_raw_predict = fn
+    return fn
+
+
 def predict_images(model, images) -> np.ndarray:
     """P(tumour) of each raw grayscale image (a list: sizes may differ), one call per image."""
-    return np.array([float(np.asarray(model(as_raw_batch(im), training=False))[0, 0])
-                     for im in images], dtype=np.float64)
+    fn = _compiled(model)
+    return np.array([float(np.asarray(fn(as_raw_batch(im)))[0, 0]) for im in images],
+                    dtype=np.float64)
 
 
 # ------------------------------------------------------------------------------------------

@@ -235,8 +235,8 @@ def save_final(final, path, figures=None, operating_point=None, ood: OODCheck | 
     ``settings``, ``model``, ``threshold``, ``seed``, ``n_train``) as a :func:`deployable`
     ``.keras`` file, its OOD check as ``NAME.ood.npz`` and the card; returns the model path."""
     path = Path(path)
-    if tta is None:
-        tta = bool(final.settings.get("fit", {}).get("tta") or final.settings.get("tta"))
+    if tta is None:  # the final model's own test-time augmentation (FinalModel.tta)
+        tta = bool(getattr(final, "tta", False))
     model = modelcard.deployable(final.model, final.settings, tta=tta, name=f"dlbi_{final.name}")
     attachments = {}
     extra = {}
