@@ -86,6 +86,8 @@ def register_layers() -> None:
 def deployable(model, settings: dict, tta: bool = False, name: str | None = None):
     """``model`` (on the inputs of :func:`utils.experiments.load_for` with ``settings``) behind
     its preprocessing: input one raw grayscale image (1, H, W, 1) in [0, 1], output P(tumour).
+    The gray channel is repeated when ``model`` takes three channels (``load_for`` gives the
+    head-cropped sets one channel and the transfer models repeat it inside their own graph).
 
     With ``settings["crop"]`` the head crop of :func:`utils.preprocessing.head_crop`, otherwise
     an antialiased bilinear resize to ``settings["size"]`` (PIL's ``BILINEAR``, which the
@@ -102,7 +104,7 @@ def deployable(model, settings: dict, tta: bool = False, name: str | None = None
     else:
         x = keras.layers.Resizing(size, size, interpolation="bilinear", antialias=True,
                                   name="resize")(raw)
-    if settings.get("rgb"):
+    if int(model.input_shape[-1]) == 3:  # the channels the model takes, whatever settings say
         x = keras.layers.Concatenate(axis=-1, name="gray_to_rgb")([x, x, x])
     p = model(x)
     if tta:
@@ -201,7 +203,7 @@ def make_card(name: str, settings: dict, threshold: float, seed: int | None = No
         "output": "P(tumour), float32 array (1, 1)",
         "preprocessing_in_graph": (["head crop (utils.preprocessing.head_crop)"]
                                    if settings.get("crop") else ["antialiased resize"])
-        + [f"resize to {settings['size']} px"] + (["gray -> RGB"] if settings.get("rgb") else [])
+        + [f"resize to {settings['size']} px"]
         + ["backbone input scaling (inside the model)"]
         + (["mean over the image and its mirror image (TTA)"] if tta else []),
         "protocol": json.loads(json.dumps(settings, default=str)),
