@@ -15,8 +15,7 @@ layer  name           modules
 3      models         fundamentals, backbones, cnn, transfer, segmentation
 4      evaluation     metrics, calibration, crossval, literature
 5      explanation    viz (Grad-CAM, feature maps, filters, receptive fields)
-6      protocols      experiments, benchmark_brain, covid, report, modelcard, predict;
-                      tooling: skeleton, assignments
+6      protocols      experiments, benchmark_brain, covid, report, modelcard, predict; tooling: skeleton, assignments
 7      checks         checks.* (the exercises' feedback, on top of everything)
 =====  =============  ===================================================================
 
