@@ -658,3 +658,73 @@ def test_real_png_files_named_jpg_decode(mirror_env):
         assert gray.max() > 0  # a picture, not an all-black transparent canvas
         assert data.read_image(path, mode="RGB").shape == (row.height, row.width, 3)
         assert data.read_image(path, size=64).shape == (64, 64)
+
+
+# ---- DICOM ---------------------------------------------------------------------------------
+def write_dicom(path, pixels, slope=1.0, intercept=0.0, center=None, width=None,
+                photometric="MONOCHROME2"):
+    """A minimal valid CT-like DICOM slice (uint16 stored values) written with pydicom."""
+    import pydicom
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
+    ds.Modality = "CT"
+    pixels = np.asarray(pixels, np.uint16)
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
+    if center is not None:
+        ds.WindowCenter, ds.WindowWidth = center, width
+    ds.PixelData = pixels.tobytes()
+    ds.save_as(str(path), enforce_file_format=True)
+    return path
+
+
+def test_dicom_rescale_and_window_are_applied(tmp_path):
+    stored = np.array([[0, 500, 1000, 1500], [2000, 2500, 3000, 4000]], np.uint16)
+    # HU = 2 * stored - 1000; window 1000 +- 500 (HU 500..1500) -> stored 750..1250
+    path = write_dicom(tmp_path / "slice.dcm", stored, slope=2.0, intercept=-1000.0,
+                       center=1000, width=1000)
+    assert data.is_dicom(path)
+    out = data.read_image(path)
+    hu = stored * 2.0 - 1000.0
+    expect = np.clip((hu - 999.5) / 999 + 0.5, 0, 1) * 255
+    assert out.dtype == np.uint8 and out.shape == stored.shape
+    assert np.abs(out.astype(float) - expect).max() <= 0.5 + 1e-9
+    assert out[0, 0] == 0 and out[1, 3] == 255 and 120 < out[0, 2] < 135  # stored 1000 = 1000 HU
+
+
+def test_dicom_without_window_uses_the_full_range_and_monochrome1_inverts(tmp_path):
+    stored = np.array([[10, 20], [30, 40]], np.uint16)
+    out = data.read_image(write_dicom(tmp_path / "a.dcm", stored))
+    assert out.min() == 0 and out.max() == 255
+    inv = data.read_image(write_dicom(tmp_path / "b.dcm", stored, photometric="MONOCHROME1"))
+    assert np.array_equal(inv, 255 - out)
+
+
+def test_pydicom_ct_small_is_read_not_called_corrupt(tmp_path):
+    from pydicom.data import get_testdata_file
+
+    src = get_testdata_file("CT_small.dcm")
+    out = data.read_image(src)
+    assert out.shape == (128, 128) and out.std() > 10
+    # without its .dcm name it is still recognised (the DICM marker)
+    import shutil
+
+    renamed = shutil.copy(src, tmp_path / "slice_without_extension")
+    assert np.array_equal(data.read_image(renamed), out)
+    assert data.read_image(src, mode="RGB").shape == (128, 128, 3)
+
+
+def test_corrupted_dicom_raises_a_clear_error(tmp_path):
+    bad = tmp_path / "broken.dcm"
+    bad.write_bytes(b"\0" * 128 + b"DICM" + b"garbage" * 5)
+    with pytest.raises(data.ImageDecodeError, match="DICOM"):
+        data.read_image(bad)

@@ -118,3 +118,46 @@ def test_paired_transforms_move_image_and_mask_together():
             assert inside > 0.4, name                         # ... and the mask followed the image
     flipped = P.paired_flip(image, mask, None)[1]
     assert np.array_equal(flipped, mask[:, ::-1])
+
+
+# ---- the head crop as a Keras layer ------------------------------------------------------
+def _blob_image():
+    """A bright disc (the head), a smaller bright square far away (a label), dark background."""
+    img = np.zeros((90, 120), np.uint8)
+    yy, xx = np.mgrid[:90, :120]
+    img[(yy - 50) ** 2 + (xx - 45) ** 2 < 30 ** 2] = 200
+    img[5:12, 100:112] = 255
+    return img
+
+
+def test_head_crop_layer_matches_content_box_and_ignores_the_label():
+    from PIL import Image
+
+    img = _blob_image()
+    layer = preprocessing.head_crop(32)
+    box = preprocessing.content_box(img)
+    x = (img.astype(np.float32) / 255.0)[..., None]
+    assert tuple(int(v) for v in layer._box(x)) == box
+    assert box[2] < 75  # the label is left out: the square holds the disc only
+    ref = np.asarray(Image.fromarray(preprocessing.crop_square(img, box)).resize(
+        (32, 32), Image.BILINEAR)) / 255.0
+    out = np.asarray(layer(x[None]))[0, ..., 0]
+    assert out.shape == (32, 32)
+    assert np.abs(out - ref).mean() < 0.01
+
+
+def test_head_crop_layer_on_real_images(brain_paths=None):
+    from utils import data, datasets
+
+    paths = list(datasets.load_brain_mri(size=8).table["path"])[:3]
+    layer = preprocessing.head_crop(16)
+    for p in paths:
+        img = data.read_image(p, mode="L")
+        x = (img.astype(np.float32) / 255.0)[..., None]
+        assert tuple(int(v) for v in layer._box(x)) == preprocessing.content_box(img)
+
+
+def test_head_crop_layer_blank_image_gives_whole_frame():
+    layer = preprocessing.head_crop(8)
+    x = np.zeros((20, 30, 1), np.float32)
+    assert tuple(int(v) for v in layer._box(x)) == preprocessing.content_box(x[..., 0])

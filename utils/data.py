@@ -355,7 +355,8 @@ def read_image(path, mode: str = "L", size: int | tuple[int, int] | None = None,
 
     The format is read from the file's content, not its name (PNG saved as ``.jpg`` is fine);
     palette, RGBA (composited on black), 16-bit and grayscale images are converted; EXIF
-    orientation is applied.  ``size`` resizes to ``(size, size)`` or ``(width, height)``;
+    orientation is applied.  DICOM files (recognised by their ``DICM`` marker or a ``.dcm``
+    name) are read by :func:`read_dicom`, with their rescale and window applied.  ``size`` resizes to ``(size, size)`` or ``(width, height)``;
     use ``resample="nearest"`` for masks.  A truncated or undecodable file raises
     :class:`ImageDecodeError` naming it.
     """
@@ -364,24 +365,92 @@ def read_image(path, mode: str = "L", size: int | tuple[int, int] | None = None,
     if mode not in ("L", "RGB"):
         raise ValueError(f"mode must be 'L' or 'RGB', not {mode!r}")
     path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            im = ImageOps.exif_transpose(im)
-            im = _to_mode(im, mode)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        if isinstance(err, FileNotFoundError):
-            raise MissingDataError(f"{path}: no such file") from err
-        raise ImageDecodeError(
-            f"{path}: cannot decode this image ({err}). The file is truncated, corrupted or not "
-            "an image; delete it so that the loader fetches a verified copy."
-        ) from err
+    if not path.is_file():
+        raise MissingDataError(f"{path}: no such file")
+    if is_dicom(path):
+        im = Image.fromarray(read_dicom(path))
+        im = im.convert(mode) if im.mode != mode else im
+    else:
+        try:
+            with Image.open(path) as im:
+                im.load()
+                im = ImageOps.exif_transpose(im)
+                im = _to_mode(im, mode)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+            raise ImageDecodeError(
+                f"{path}: cannot decode this image ({err}). The file is truncated, corrupted or "
+                "not an image (PNG, JPEG, TIFF, BMP, ... or DICOM). If it is one of the book's "
+                "data files, delete it so that the loader fetches a verified copy."
+            ) from err
     if size is not None:
         wh = (size, size) if isinstance(size, int) else tuple(size)
         method = {"bilinear": Image.BILINEAR, "nearest": Image.NEAREST,
                   "bicubic": Image.BICUBIC, "area": Image.BOX}[resample]
         im = im.resize(wh, method)
     return np.asarray(im, dtype=np.uint8)
+
+
+def is_dicom(path) -> bool:
+    """True for a DICOM file: the ``DICM`` marker after the 128-byte preamble, or a ``.dcm``
+    name (files without the preamble exist)."""
+    path = Path(path)
+    if path.suffix.lower() in (".dcm", ".dicom"):
+        return True
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def read_dicom(path) -> np.ndarray:
+    """One DICOM slice as uint8 (H, W), the way a viewer shows it (needs ``pydicom``).
+
+    The stored values go through the modality transform (``RescaleSlope`` x value +
+    ``RescaleIntercept``: Hounsfield units for CT), then the VOI window of the file
+    (``WindowCenter``/``WindowWidth``, the first when there are several; the linear formula of
+    DICOM PS3.3 C.11.2.1.2) onto 0..255; without a window the full range of the values is used.
+    ``MONOCHROME1`` (white is low) is inverted.  A multi-frame file gives its middle frame; a
+    colour one its luminance.  Raises :class:`ImageDecodeError` when pydicom cannot read it.
+    """
+    path = Path(path)
+    try:
+        import pydicom
+        try:
+            from pydicom.pixels import apply_modality_lut  # pydicom 3
+        except ImportError:  # pragma: no cover - pydicom 2.x
+            from pydicom.pixel_data_handlers.util import apply_modality_lut
+    except ImportError as err:  # pragma: no cover - pydicom is in requirements.txt
+        raise ImageDecodeError(f"{path}: a DICOM file, but pydicom is not installed "
+                               "(pip install pydicom)") from err
+    try:
+        ds = pydicom.dcmread(path, force=True)
+        raw = ds.pixel_array
+    except Exception as err:
+        raise ImageDecodeError(f"{path}: cannot read this DICOM file ({type(err).__name__}: "
+                               f"{err}). It is truncated, corrupted, or its pixel data uses a "
+                               "compression that needs an extra package (see pydicom's docs)."
+                               ) from err
+    frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
+    if frames > 1:
+        raw = raw[frames // 2]
+    if raw.ndim == 3:  # colour: ITU-R 601 luminance
+        raw = raw[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    values = np.asarray(apply_modality_lut(raw, ds), dtype=np.float64)
+    center, width = ds.get("WindowCenter"), ds.get("WindowWidth")
+    if center is not None and width is not None:
+        c = float(center[0] if isinstance(center, pydicom.multival.MultiValue) else center)
+        w = float(width[0] if isinstance(width, pydicom.multival.MultiValue) else width)
+        w = max(w, 1.0)
+        scaled = ((values - (c - 0.5)) / (w - 1) + 0.5)  # PS3.3 C.11.2.1.2.1, onto 0..1
+    else:
+        lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+        scaled = (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
+    out = np.clip(scaled, 0.0, 1.0) * 255.0
+    if str(ds.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1":
+        out = 255.0 - out
+    return (out + 0.5).astype(np.uint8)
 
 
 def image_info(path) -> dict:
