@@ -51,3 +51,24 @@ def test_small_p_values_are_not_printed_as_zero():
     from utils.benchmark_brain import _fmt_p
 
     assert _fmt_p(0.0049) == "0.0049" and _fmt_p(2.56e-07) == "2.6e-07"
+
+
+def test_benchmark_seed_repeats_report_and_record(mirror_env, monkeypatch, capsys, tmp_path):
+    from utils import benchmark_brain
+    from utils import experiments as xp
+
+    monkeypatch.setenv("DLBI_MODE", "quick")
+    monkeypatch.setattr(xp, "SEED_RECORD", tmp_path / "seeds.json")
+    assert benchmark_brain.main(["--models", "paper,transfer", "--seeds", "2", "--record"]) == 0
+    out = capsys.readouterr().out
+    assert "training seeds [42, 142]" in out
+    assert out.count("accuracy        over seeds") == 2 and "first seed's fold mean" in out
+    assert "transfer - paper, fold-mean accuracy, seed by seed" in out
+    rec = xp.load_seed_record(tmp_path / "seeds.json")
+    assert set(rec) == {"paper", "transfer"} and rec["paper"]["mode"] == "quick"
+    assert [r["training_seed"] for r in rec["paper"]["per_seed"]] == [42, 142]
+    # the first training seed is an ordinary run: its fold mean is the first seed's fold mean
+    assert rec["paper"]["per_seed"][0]["accuracy"] == pytest.approx(
+        rec["paper"]["fold_interval"]["accuracy"]["mean"])
+    with pytest.raises(SystemExit):
+        benchmark_brain.main(["--record"])

@@ -80,7 +80,8 @@ def run_cv(build_fn, data, folds=5, epochs: int = 10, batch_size: int = 32, seed
            inner_val: float | None = None, patience: int = 8, min_epochs: int = 0,
            tta: bool = False, drop_remainder: bool = False, class_weight=None,
            lr_schedule: str | None = None, check_groups: bool = True, verbose: int = 0,
-           name: str = "", callbacks=None, progress=None) -> CVResult:
+           name: str = "", callbacks=None, progress=None,
+           model_seed: int | None = None) -> CVResult:
     """Train and test ``build_fn()`` on each fold of a grouped, stratified K-fold split.
 
     ``data`` is a :class:`utils.datasets.ImageSet`; ``folds`` is a number of folds (split by
@@ -99,7 +100,10 @@ def run_cv(build_fn, data, folds=5, epochs: int = 10, batch_size: int = 32, seed
     its share in the training part (or pass a dict as to Keras). ``lr_schedule="cosine"``
     lowers the learning rate from the optimizer's initial value along a half cosine to 5 % of it
     at the last epoch, so the weights settle instead of jumping around until training stops.
-    Models are seeded with ``seed + fold``, so a run is repeatable on one machine.
+    Models are seeded with ``seed + fold``, so a run is repeatable on one machine;
+    ``model_seed`` (default ``seed``) replaces ``seed`` there, so that the same folds (and inner
+    validation splits, drawn with ``seed``) can be trained from other initial weights, batch
+    orders and dropout masks: the training-seed noise of :func:`utils.experiments.seed_repeats`.
     ``progress`` (optional) is called with each fold's result row.
     """
     import keras
@@ -107,12 +111,13 @@ def run_cv(build_fn, data, folds=5, epochs: int = 10, batch_size: int = 32, seed
 
     X, y, groups = data.X, np.asarray(data.y), np.asarray(data.groups)
     fold_list = fold_splits(data, folds, seed)
+    train_seed = seed if model_seed is None else int(model_seed)
     oof = np.full(len(y), np.nan)
     fold_of = np.full(len(y), -1)
     rows, histories = [], []
     for k, (train, test) in enumerate(fold_list):
         splits.check_split(train, test, groups if check_groups else None)
-        config.seed_everything(seed + k)
+        config.seed_everything(train_seed + k)
         start = time.perf_counter()
         fit_idx, val_idx = train, None
         cbs = list(callbacks or [])
@@ -131,7 +136,7 @@ def run_cv(build_fn, data, folds=5, epochs: int = 10, batch_size: int = 32, seed
             raise ValueError(f"lr_schedule must be None or 'cosine', not {lr_schedule!r}")
         train_data = {"x": X[fit_idx], "y": y[fit_idx], "batch_size": batch_size}
         if drop_remainder:
-            train_data = {"x": _batches(X[fit_idx], y[fit_idx], batch_size, seed + k),
+            train_data = {"x": _batches(X[fit_idx], y[fit_idx], batch_size, train_seed + k),
                           "shuffle": False}
         weights = class_weight
         if isinstance(class_weight, str) and class_weight == "balanced":
@@ -202,7 +207,7 @@ def run_transfer_cv(data, folds=5, mode: str = "features", head: str = "light",
                     n_views: int = 6, warmup_epochs: int = 0, dropout: float = 0.3,
                     tta: bool | None = None, features: transfer.Features | None = None,
                     views: transfer.Views | None = None, keep_models: bool = False,
-                    progress=None, verbose: bool = True):
+                    progress=None, verbose: bool = True, model_seed: int | None = None):
     """Grouped K-fold cross-validation of a transfer model on ``data`` (an ImageSet).
 
     ``mode="features"``: the backbone is frozen; its features are computed once
@@ -219,6 +224,8 @@ def run_transfer_cv(data, folds=5, mode: str = "features", head: str = "light",
     ``tta`` (default: on for fine-tuning) averages the predictions of each test image and its
     mirror image.  ``folds`` is a number (split by :func:`utils.splits.grouped_kfold` with
     ``seed``) or a list of (train, test); every split is checked for group leakage.
+    ``model_seed`` (default ``seed``) seeds the heads and the fine-tuning (``model_seed + fold``)
+    while the folds and the cached augmented views keep ``seed``.
 
     Returns a :class:`CVResult`: ``folds`` (one row per fold: fold, backbone,
     model, n_train, n_val, n_test, epochs, accuracy, auc, sensitivity, specificity, tp, fn, tn,
@@ -279,9 +286,10 @@ def run_transfer_cv(data, folds=5, mode: str = "features", head: str = "light",
     oof = np.full(len(y), np.nan)
     fold_of = np.full(len(y), -1)
     rows, histories, models = [], [], []
+    train_seed = seed if model_seed is None else int(model_seed)
     for k, (train, test) in enumerate(fold_list):
         splits.check_split(train, test, groups)
-        config.seed_everything(seed + k)
+        config.seed_everything(train_seed + k)
         start = time.perf_counter()
         if mode == "features":
             model = (transfer.paper_head(F.shape[1:], learning_rate) if head == "paper"
@@ -296,7 +304,7 @@ def run_transfer_cv(data, folds=5, mode: str = "features", head: str = "light",
         else:
             model, hist, prob = _fine_tune_fold(views.values, y, train, test, n_blocks, epochs,
                                                 batch_size, learning_rate, warmup_epochs,
-                                                dropout, tta, seed + k, size)
+                                                dropout, tta, train_seed + k, size)
             if keep_models:
                 models.append(model)
         seconds = time.perf_counter() - start
