@@ -341,8 +341,11 @@ def test_seed_record_refuses_stale_unlabelled_or_mixed_entries(tmp_path):
     xp.record_seed_repeats({"paper": unlabelled}, path)
     with pytest.raises(ValueError, match="label"):
         xp.load_seed_record(path)
-    xp.record_seed_repeats({"paper": _entry("paper", [0.7, 0.72]),
-                            "improved": _entry("improved", [0.8, 0.8], mode="full")}, path)
+    with pytest.raises(ValueError, match="one mode"):  # one file holds one mode
+        xp.record_seed_repeats({"paper": _entry("paper", [0.7, 0.72]),
+                                "improved": _entry("improved", [0.8, 0.8], mode="full")}, path)
+    xp.record_seed_repeats({"paper": _entry("paper", [0.7, 0.72])}, path)
+    xp.record_seed_repeats({"improved": _entry("improved", [0.8, 0.8], mode="full")}, path)
     assert json.loads(path.read_text())["models"]["improved"]["environment"]["mode"] == "full"
     rec = xp.load_seed_record(path)
     with pytest.raises(ValueError, match="one mode"):

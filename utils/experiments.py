@@ -42,7 +42,7 @@ from .results import load_results, save_results
 __all__ = [  # what this module defines, then what it passes on to the chapters
     "PAPER_ACCURACY", "PAPER_EPOCHS", "MODELS", "protocol", "builder", "load_for", "run_protocol",
     "paper_split", "paper_protocol_repeats",
-    "SEED_RECORD", "training_seeds", "seed_repeats", "seed_spread", "seed_record_entry",
+    "SEED_RECORD", "seed_record_path", "training_seeds", "seed_repeats", "seed_spread", "seed_record_entry",
     "record_seed_repeats", "load_seed_record", "seed_difference",
     "PAPER_SIZE", "paper_cnn", "improved_cnn", "layer_table", "load_brain_cropped", "augmentation",
     "METRICS", "CVResult", "run_cv", "summarise", "pooled_accuracy", "compare",
@@ -192,9 +192,10 @@ def paper_protocol_repeats(n_seeds: int = 20, data=None, epochs: int = PAPER_EPO
 # ------------------------------------------------------------------------------------------
 # Training-seed noise: the same folds, other training seeds
 # ------------------------------------------------------------------------------------------
-#: Where ``python -m utils.benchmark_brain --seeds N --record`` writes its result, which the
-#: chapters read (:func:`load_seed_record`): a recorded result, kept in git, labelled per model
-#: with the commit, date, mode and environment that produced it.
+#: Where ``python -m utils.benchmark_brain --seeds N --record`` writes its full-mode result,
+#: which the chapters read (:func:`load_seed_record`): a recorded result, kept in git, labelled
+#: per model with the commit, date, mode and environment that produced it.  A quick-mode run
+#: writes next to it, ``brain_seed_repeats_quick.json`` (:func:`seed_record_path`).
 SEED_RECORD = config.repo_root() / "utils" / "recorded" / "brain_seed_repeats.json"
 SEED_STEP = 100  # training seeds seed, seed + 100, ...: never one of another run's seed + fold
 
@@ -266,15 +267,27 @@ def seed_record_entry(name: str, table, runs, environment: dict, folds, seed: in
             "environment": environment}
 
 
+def seed_record_path(mode: str = "full"):
+    """The seed record of a mode: :data:`SEED_RECORD` for full mode, a ``_quick`` file beside
+    it for quick mode (so a quick run never replaces a full-mode record)."""
+    if mode not in config.MODES:
+        raise ValueError(f"mode must be one of {config.MODES}, not {mode!r}")
+    return SEED_RECORD if mode == "full" else SEED_RECORD.with_name(SEED_RECORD.stem + "_quick.json")
+
+
 def record_seed_repeats(entries: dict, path=None) -> "Path":
-    """Merge ``{model: entry}`` (:func:`seed_record_entry`) into the seed record file (other
-    models' entries stay, each with its own label) and return its path."""
+    """Merge ``{model: entry}`` (:func:`seed_record_entry`, all of one mode) into the seed
+    record file of that mode (:func:`seed_record_path`; other models' entries stay, each with
+    its own label) and return its path."""
     import json
     from pathlib import Path
 
     from .results import _jsonable
 
-    path = Path(path or SEED_RECORD)
+    modes = {e["environment"]["mode"] for e in entries.values()}
+    if len(modes) != 1:
+        raise ValueError(f"the entries of one record come from one mode, not {sorted(modes)}")
+    path = Path(path or seed_record_path(modes.pop()))
     record = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     record.setdefault("name", "brain_seed_repeats")
     record["command"] = "python -m utils.benchmark_brain --seeds N --models ... --record"
@@ -284,20 +297,22 @@ def record_seed_repeats(entries: dict, path=None) -> "Path":
     return path
 
 
-def load_seed_record(path=None, models=None) -> dict:
+def load_seed_record(path=None, models=None, mode: str = "full") -> dict:
     """The seed record, checked: every entry (or those in ``models``, which must be present)
     carries its label (commit, date, mode, environment) and was produced with the settings
     that :func:`protocol` gives today for its mode.  Raises ValueError otherwise, naming the
     command that re-records it, so that a chapter never shows a stale recorded result.
 
-    Returns ``{model: entry}`` with ``entry["label"]``: "mode M, commit C, date D, N CPU cores,
+    ``path`` defaults to the record of ``mode`` (:func:`seed_record_path`).  Returns
+    ``{model: entry}`` with ``entry["label"]``: "mode M, commit C, date D, N CPU cores,
     accelerator, TensorFlow V" and ``entry["mode"]``.
     """
     import json
     from pathlib import Path
 
-    path = Path(path or SEED_RECORD)
-    rerun = "python -m utils.benchmark_brain --seeds 3 --record --models "
+    path = Path(path or seed_record_path(mode))
+    rerun = ("python -m utils.benchmark_brain --seeds 3 --record --models " if mode == "full"
+             else "DLBI_MODE=quick python -m utils.benchmark_brain --seeds 3 --record --models ")
     if not path.exists():
         raise ValueError(f"no seed record at {path}; record one with {rerun}paper,improved")
     entries = json.loads(path.read_text(encoding="utf-8")).get("models", {})
