@@ -321,6 +321,10 @@ def test_seed_record_round_trip_labels_and_differences(tmp_path):
     d = xp.seed_difference(rec, "paper", "improved")
     np.testing.assert_allclose(d["per_seed"], [0.10, 0.05, 0.12])
     assert d["mean"] == pytest.approx(0.09) and d["sd"] == pytest.approx(np.std([.1, .05, .12], ddof=1))
+    table = xp.seed_table(rec)
+    assert list(table["model"]) == ["paper", "improved"] and list(table["seeds"]) == [3, 3]
+    assert table.loc[0, "SD over seeds"] == pytest.approx(0.02)
+    assert table.loc[0, "fold 95% CI, first seed"].count(" to ") == 1
     with pytest.raises(ValueError, match="no entry for 'transfer'"):
         xp.load_seed_record(path, models=["transfer"])
 

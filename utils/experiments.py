@@ -43,7 +43,7 @@ __all__ = [  # what this module defines, then what it passes on to the chapters
     "PAPER_ACCURACY", "PAPER_EPOCHS", "MODELS", "protocol", "builder", "load_for", "run_protocol",
     "paper_split", "paper_protocol_repeats",
     "SEED_RECORD", "seed_record_path", "training_seeds", "seed_repeats", "seed_spread", "seed_record_entry",
-    "record_seed_repeats", "load_seed_record", "seed_difference",
+    "record_seed_repeats", "load_seed_record", "seed_difference", "seed_table",
     "PAPER_SIZE", "paper_cnn", "improved_cnn", "layer_table", "load_brain_cropped", "augmentation",
     "METRICS", "CVResult", "run_cv", "summarise", "pooled_accuracy", "compare",
     "corrected_resampled_ttest", "paired_test", "mcnemar_test", "cluster_bootstrap_ci",
@@ -355,3 +355,19 @@ def seed_difference(record: dict, a: str, b: str, metric: str = "accuracy") -> d
     return {"per_seed": diff.tolist(), "mean": float(diff.mean()),
             "sd": float(diff.std(ddof=1)) if len(diff) > 1 else float("nan"),
             "min": float(diff.min()), "max": float(diff.max()), "mode": ea["mode"]}
+
+
+def seed_table(record: dict, metric: str = "accuracy"):
+    """One row per entry of :func:`load_seed_record`: mode, model, number of training seeds,
+    the mean, SD, min and max of the fold-mean ``metric`` over the seeds, and the fold interval
+    of the first seed's run (the interval one run reports), for the chapters' tables."""
+    import pandas as pd
+
+    rows = []
+    for name, e in record.items():
+        sp, fi = e["spread"][metric], e["fold_interval"][metric]
+        rows.append({"mode": e["mode"], "model": name, "seeds": sp["n_seeds"],
+                     f"{metric}, mean over seeds": sp["mean"], "SD over seeds": sp["sd"],
+                     "min": sp["min"], "max": sp["max"],
+                     "fold 95% CI, first seed": f"{fi['ci_low']:.3f} to {fi['ci_high']:.3f}"})
+    return pd.DataFrame(rows)
