@@ -65,3 +65,26 @@ def test_benchmark_external_prints_the_external_figures(mirror_env, monkeypatch,
     for score in ("accuracy", "auc", "sensitivity", "specificity", "brier", "ece",
                   "sensitivity glioma", "specificity coronal", "specificity sagittal"):
         assert f"  {score:<24} " in out, score
+
+
+def test_benchmark_seed_repeats_report_and_record(mirror_env, monkeypatch, capsys, tmp_path):
+    from utils import benchmark_brain
+    from utils import experiments as xp
+
+    monkeypatch.setenv("DLBI_MODE", "quick")
+    monkeypatch.setattr(xp, "SEED_RECORD", tmp_path / "seeds.json")  # the full-mode record
+    assert benchmark_brain.main(["--models", "paper,transfer", "--seeds", "2", "--record"]) == 0
+    out = capsys.readouterr().out
+    assert "training seeds [42, 142]" in out
+    assert out.count("accuracy        over seeds") == 2 and "first seed's fold mean" in out
+    assert "transfer - paper, fold-mean accuracy, seed by seed" in out
+    assert not (tmp_path / "seeds.json").exists()  # a quick run never writes the full record
+    rec = xp.load_seed_record(mode="quick")
+    assert xp.seed_record_path("quick") == tmp_path / "seeds_quick.json"
+    assert set(rec) == {"paper", "transfer"} and rec["paper"]["mode"] == "quick"
+    assert [r["training_seed"] for r in rec["paper"]["per_seed"]] == [42, 142]
+    # the first training seed is an ordinary run: its fold mean is the first seed's fold mean
+    assert rec["paper"]["per_seed"][0]["accuracy"] == pytest.approx(
+        rec["paper"]["fold_interval"]["accuracy"]["mean"])
+    with pytest.raises(SystemExit):
+        benchmark_brain.main(["--record"])

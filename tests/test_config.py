@@ -204,3 +204,92 @@ def test_environment_report_has_commit_and_versions_and_stays_compact(monkeypatc
 
 def test_missing_library_is_reported_not_raised():
     assert config._version("nope", "no-such-distribution-dlbi") == "not installed"
+
+
+@pytest.mark.parametrize("value, count", [("", 2), (" 4 ", 4), ("0", 0)])
+def test_threads(monkeypatch, value, count):
+    monkeypatch.setenv("DLBI_THREADS", value)
+    assert config.threads() == count
+
+
+@pytest.mark.parametrize("value", ["two", "-1", "1.5"])
+def test_threads_invalid(monkeypatch, value):
+    monkeypatch.setenv("DLBI_THREADS", value)
+    with pytest.raises(ValueError, match="DLBI_THREADS") as info:
+        config.threads()
+    assert repr(value) in str(info.value) and info.value.__cause__ is None
+
+
+@pytest.mark.parametrize("value, on", [("", True), ("1", True), ("0", False), ("off", False)])
+def test_deterministic_flag(monkeypatch, value, on):
+    if value:
+        monkeypatch.setenv("DLBI_DETERMINISTIC", value)
+    else:
+        monkeypatch.delenv("DLBI_DETERMINISTIC", raising=False)
+    assert config.deterministic() is on
+
+
+# Small training runs in a fresh interpreter, one per seed in argv: prints the sha256 of each
+# run's trained weights and what configure_determinism reports.  A fresh interpreter, because
+# thread counts can only be set before TensorFlow first runs an op, and because the runs that
+# differed in the book build were separate processes.
+_TRAIN = r"""
+import hashlib, json, sys
+from utils import config
+config.configure_tensorflow()
+import keras, numpy as np
+shas = []
+for seed in sys.argv[1:]:
+    config.seed_everything(int(seed))
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(96, 16, 16, 1)).astype("float32")
+    y = (X.mean(axis=(1, 2, 3)) > 0).astype("float32")
+    model = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Conv2D(8, 3, activation="relu"),
+                              keras.layers.BatchNormalization(), keras.layers.Dropout(0.3),
+                              keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.fit(X, y, epochs=3, batch_size=16, shuffle=True, verbose=0)
+    shas.append(hashlib.sha256(b"".join(w.tobytes() for w in model.get_weights())).hexdigest())
+    keras.backend.clear_session()
+print(json.dumps({"shas": shas, "config": config.configure_determinism()}))
+"""
+
+
+def _train_in_subprocess(*seeds, **env):
+    import json
+    import os
+    import sys
+
+    full = dict(os.environ, PYTHONPATH=str(config.repo_root()), TF_CPP_MIN_LOG_LEVEL="3", **env)
+    out = subprocess.run([sys.executable, "-c", _TRAIN, *map(str, seeds)], capture_output=True,
+                         text=True, env=full, timeout=300, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_two_seeded_trainings_give_bit_identical_weights(monkeypatch):
+    monkeypatch.delenv("DLBI_THREADS", raising=False)
+    monkeypatch.delenv("DLBI_DETERMINISTIC", raising=False)
+    first, second = _train_in_subprocess(3, 4), _train_in_subprocess(3)
+    assert first["config"] == {"deterministic": True, "intra_op": 2, "inter_op": 2,
+                               "threads_fixed": True}
+    assert first["shas"][0] == second["shas"][0]
+    assert first["shas"][1] != first["shas"][0]  # the digest does see the training
+
+
+def test_determinism_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("DLBI_DETERMINISTIC", "0")
+    try:
+        assert config.configure_determinism()["deterministic"] is False
+        assert "non-deterministic ops" in config.determinism_summary()
+    finally:
+        monkeypatch.delenv("DLBI_DETERMINISTIC")
+        assert config.configure_determinism()["deterministic"] is True
+
+
+def test_environment_report_shows_determinism():
+    info = {**config.environment(seed=1),
+            "determinism": "deterministic ops, threads 2 intra-op / 2 inter-op"}
+    lines = config.report_lines(info)
+    assert any(line.startswith("determinism : deterministic ops") for line in lines)
+    assert lines[0].startswith("mode") and lines[1].startswith("seed")

@@ -262,3 +262,95 @@ def test_run_cv_on_a_real_subset(mirror_env):
     res = crossval.run_cv(lambda: cnn.paper_cnn((32, 32, 1)), data, folds=2, epochs=1)
     assert len(res.folds) == 2 and res.folds["n_test"].sum() == 40
     assert pd.Series(res.fold_of).groupby(data.groups).nunique().max() == 1
+
+
+# ------------------------------------------------------------------------------------------
+# Training-seed noise
+# ------------------------------------------------------------------------------------------
+def test_model_seed_changes_the_training_not_the_folds():
+    data = synthetic_set(n=40)
+    build = lambda: cnn.improved_cnn((32, 32, 1), widths=(4, 8))  # noqa: E731
+    kw = dict(folds=2, epochs=1, batch_size=8, drop_remainder=True)
+    base = crossval.run_cv(build, data, **kw)
+    same = crossval.run_cv(build, data, model_seed=42, **kw)   # 42 is the default seed
+    other = crossval.run_cv(build, data, model_seed=142, **kw)
+    np.testing.assert_array_equal(base.fold_of, other.fold_of)  # the same folds
+    np.testing.assert_array_equal(base.oof, same.oof)           # bit-identical when repeated
+    assert not np.allclose(base.oof, other.oof)                  # another training
+
+
+def test_training_seeds_start_at_the_chapter_seed():
+    assert xp.training_seeds(3) == [42, 142, 242]
+    assert xp.training_seeds(2, seed=0) == [0, 100]
+    with pytest.raises(ValueError):
+        xp.training_seeds(0)
+
+
+def test_seed_spread_by_hand():
+    table = pd.DataFrame({"accuracy": [0.8, 0.7, 0.9], "auc": [0.9, np.nan, 0.8]})
+    s = xp.seed_spread(table, columns=("accuracy", "auc"))
+    assert s["accuracy"]["mean"] == pytest.approx(0.8)
+    assert s["accuracy"]["sd"] == pytest.approx(0.1)  # sqrt((0.01 + 0.01) / 2)
+    assert (s["accuracy"]["min"], s["accuracy"]["max"], s["accuracy"]["n_seeds"]) == (0.7, 0.9, 3)
+    assert s["auc"]["n_seeds"] == 2 and s["auc"]["mean"] == pytest.approx(0.85)
+
+
+def _entry(name, accs, mode="quick", folds=2, **env):
+    table = pd.DataFrame({"training_seed": xp.training_seeds(len(accs)), "accuracy": accs,
+                          "auc": accs, "sensitivity": accs, "specificity": accs,
+                          "pooled_accuracy": accs, "seconds": 1.0})
+    a = accs[0]  # the first seed's folds: a - 0.05 and a + 0.05
+    runs = [crossval.CVResult(pd.DataFrame({"accuracy": [a - 0.05, a + 0.05], "auc": [a, a],
+                                            "sensitivity": [a, a], "specificity": [a, a]}),
+                              np.zeros(2), np.zeros(2))]
+    environment = {"commit": "abc1234", "date": "2026-12-02 01:00", "mode": mode,
+                   "tensorflow": "2.21.0", "cpu_cores": 2, "accelerator": "CPU only", **env}
+    return xp.seed_record_entry(name, table, runs, environment, folds,
+                                quick=(mode == "quick"))
+
+
+def test_seed_record_round_trip_labels_and_differences(tmp_path):
+    path = tmp_path / "record.json"
+    xp.record_seed_repeats({"paper": _entry("paper", [0.70, 0.74, 0.72])}, path)
+    xp.record_seed_repeats({"improved": _entry("improved", [0.80, 0.79, 0.84])}, path)  # merged
+    rec = xp.load_seed_record(path)
+    assert set(rec) == {"paper", "improved"}
+    assert rec["paper"]["label"].startswith("mode quick, commit abc1234, 2026-12-02 01:00")
+    assert rec["paper"]["spread"]["accuracy"]["mean"] == pytest.approx(0.72)
+    assert rec["paper"]["fold_interval"]["accuracy"]["mean"] == pytest.approx(0.70)
+    d = xp.seed_difference(rec, "paper", "improved")
+    np.testing.assert_allclose(d["per_seed"], [0.10, 0.05, 0.12])
+    assert d["mean"] == pytest.approx(0.09) and d["sd"] == pytest.approx(np.std([.1, .05, .12], ddof=1))
+    table = xp.seed_table(rec)
+    assert list(table["model"]) == ["paper", "improved"] and list(table["seeds"]) == [3, 3]
+    assert table.loc[0, "SD over seeds"] == pytest.approx(0.02)
+    assert table.loc[0, "fold 95% CI, first seed"].count(" to ") == 1
+    with pytest.raises(ValueError, match="no entry for 'transfer'"):
+        xp.load_seed_record(path, models=["transfer"])
+
+
+def test_seed_record_refuses_stale_unlabelled_or_mixed_entries(tmp_path):
+    import json
+
+    path = tmp_path / "record.json"
+    with pytest.raises(ValueError, match="no seed record"):
+        xp.load_seed_record(path)
+    stale = _entry("paper", [0.7, 0.72])
+    stale["settings"]["fit"]["epochs"] = 99  # recorded with settings the protocol no longer has
+    xp.record_seed_repeats({"paper": stale}, path)
+    with pytest.raises(ValueError, match="stale"):
+        xp.load_seed_record(path)
+    unlabelled = _entry("paper", [0.7, 0.72])
+    del unlabelled["environment"]["commit"]
+    xp.record_seed_repeats({"paper": unlabelled}, path)
+    with pytest.raises(ValueError, match="label"):
+        xp.load_seed_record(path)
+    with pytest.raises(ValueError, match="one mode"):  # one file holds one mode
+        xp.record_seed_repeats({"paper": _entry("paper", [0.7, 0.72]),
+                                "improved": _entry("improved", [0.8, 0.8], mode="full")}, path)
+    xp.record_seed_repeats({"paper": _entry("paper", [0.7, 0.72])}, path)
+    xp.record_seed_repeats({"improved": _entry("improved", [0.8, 0.8], mode="full")}, path)
+    assert json.loads(path.read_text())["models"]["improved"]["environment"]["mode"] == "full"
+    rec = xp.load_seed_record(path)
+    with pytest.raises(ValueError, match="one mode"):
+        xp.seed_difference(rec, "paper", "improved")

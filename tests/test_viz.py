@@ -249,3 +249,15 @@ def test_cam_share_inside():
     cams[1] = 1                                          # heat everywhere
     assert np.allclose(viz.cam_share_inside(cams, m[..., None]), [1.0, 0.5])
     assert np.isnan(viz.cam_share_inside(np.zeros((1, 4, 4)), m[:1]))[0]
+
+
+def test_brightest_point_finds_the_bright_blob_not_a_single_hot_pixel():
+    img = np.zeros((70, 70))
+    img[40:50, 10:20] = 0.8          # a blob of one Grad-CAM cell
+    img[5, 60] = 1.0                 # one hot pixel: brighter, but no region
+    r, c = viz.brightest_point(img)
+    assert 40 <= r < 50 and 10 <= c < 20
+    rgb = np.repeat(img[..., None], 3, axis=-1)
+    assert viz.brightest_point(rgb) == (r, c)
+    with pytest.raises(ValueError):
+        viz.brightest_point(np.zeros(5))

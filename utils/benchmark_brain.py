@@ -22,9 +22,23 @@ sensitivity, specificity, Brier score and ECE at the threshold 0.5, each with a 
 bootstrap interval (IXI subjects, near-duplicate groups), then the sensitivity per tumour type
 and the specificity per view of the healthy slices.
 
+Training-seed noise::
+
+    python -m utils.benchmark_brain --seeds 3 --models paper,transfer --record
+
+``--seeds N`` cross-validates each model on the same folds once per training seed (42, 142,
+242, ...: :func:`utils.experiments.seed_repeats`; only initial weights, batch order and dropout
+change) and reports, per model, the mean and SD over the seeds of the fold-mean metrics next to
+the fold interval of the first seed's run, and per pair of models their difference seed by seed.
+``--record`` merges the result into ``utils/recorded/brain_seed_repeats.json``, each model
+labelled with the commit, date, mode and environment that produced it; chapters 08 and 09 read
+it (:func:`utils.experiments.load_seed_record`, which refuses an entry whose settings are no
+longer the protocol's).
+
 ``transfer`` is a frozen ImageNet EfficientNet-Lite0 (``utils.backbones``, offline weights) with
 a small trained head: the offline stand-in for the paper's frozen ResNet50; ``finetune`` is the
-same backbone with its top nine blocks fine-tuned, the best model of the transfer chapter.
+same backbone with its top nine blocks fine-tuned (the transfer chapter's fine-tuned recipe;
+there, the frozen backbone with the light head does as well within the intervals).
 """
 from __future__ import annotations
 
@@ -56,7 +70,15 @@ def main(argv=None) -> int:
                         help="train on all 253 images, report on the external set")
     parser.add_argument("--save", default=None, metavar="NAME",
                         help="also write _build/results/NAME.json")
+    parser.add_argument("--seeds", type=int, default=None, metavar="N",
+                        help="repeat each model over N training seeds on the same folds")
+    parser.add_argument("--record", action="store_true",
+                        help="with --seeds: merge the result into utils/recorded/brain_seed_repeats.json")
     args = parser.parse_args(argv)
+    if args.record and not args.seeds:
+        parser.error("--record needs --seeds N")
+    if args.seeds is not None and args.seeds < 2:
+        parser.error("--seeds needs at least 2 training seeds (an SD over one is undefined)")
 
     config.configure_tensorflow()
     from . import experiments as xp
@@ -71,6 +93,8 @@ def main(argv=None) -> int:
         return external(models, args.seed, args.save, env)
     print(f"brain tumour benchmark | mode {env['mode']} | seed {args.seed} | "
           f"{env['cpu_cores']} CPU cores, {env['accelerator']} | TF {env['tensorflow']}")
+    if args.seeds:
+        return _seed_repeats(models, args, env)
     results, summaries = {}, {}
     for name in models:
         settings = xp.protocol(name)
@@ -184,6 +208,50 @@ def external(models, seed: int, save: str | None, env: dict) -> int:
     if save:
         path = xp.save_results(save, results, environment=env)
         print(f"\nsaved {path}")
+    return 0
+
+
+def _seed_repeats(models, args, env) -> int:
+    """``--seeds N``: every model over N training seeds on the same folds."""
+    from . import experiments as xp
+
+    seeds = xp.training_seeds(args.seeds, args.seed)
+    print(f"training seeds {seeds}; folds drawn with seed {args.seed}")
+    entries, record = {}, {}
+    for name in models:
+        settings = xp.protocol(name)
+        folds = args.folds or settings["folds"]
+        print(f"\n== {name}: {folds} grouped folds, {len(seeds)} training seeds")
+        data = xp.load_for(settings)
+
+        def show(train_seed, row):
+            print(f"  seed {train_seed:>4} fold {row['fold']} acc {_fmt(row['accuracy'])} "
+                  f"auc {_fmt(row['auc'])} epochs {row['epochs']} {row['seconds']:.1f} s", flush=True)
+
+        table, runs = xp.seed_repeats(name, args.seeds, data=data, folds=folds, seed=args.seed,
+                                      progress=show)
+        entry = xp.seed_record_entry(name, table, runs, env, folds, args.seed)
+        entries[name] = entry
+        record[name] = {**entry, "mode": env["mode"]}
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        for metric in xp.METRICS + ("pooled_accuracy",):
+            sp = entry["spread"][metric]
+            line = (f"  {metric:<15} over seeds {_fmt(sp['mean'])} ± {_fmt(sp['sd'])} "
+                    f"(min {_fmt(sp['min'])}, max {_fmt(sp['max'])})")
+            if metric in entry["fold_interval"]:
+                fi = entry["fold_interval"][metric]
+                line += (f"; first seed's fold mean {_fmt(fi['mean'])}, 95% CI "
+                         f"[{_fmt(fi['ci_low'])}, {_fmt(fi['ci_high'])}]")
+            print(line)
+    names = list(entries)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            d = xp.seed_difference(record, a, b)
+            print(f"\n{b} - {a}, fold-mean accuracy, seed by seed: "
+                  f"{', '.join(f'{v:+.3f}' for v in d['per_seed'])}; mean {d['mean']:+.3f}, "
+                  f"SD over seeds {d['sd']:.3f}")
+    if args.record:
+        print(f"\nrecorded {xp.record_seed_repeats(entries)}")
     return 0
 
 

@@ -34,6 +34,9 @@ MIRROR_ENV = "DLBI_DATA_MIRROR"  # a local folder holding <dataset>/<file>
 CACHE_ENV = "DLBI_CACHE"         # downloads, derived arrays, weights (default ~/.cache/dlbi)
 OFFLINE_ENV = "DLBI_OFFLINE"     # set (not "0"): never download
 URL_ENV = "DLBI_DATA_URL"        # replaces https://raw.githubusercontent.com in download URLs
+THREADS_ENV = "DLBI_THREADS"     # TensorFlow's intra- and inter-op threads (0: TF's default)
+DEFAULT_THREADS = 2              # the build machine's and Colab's cores
+DETERMINISTIC_ENV = "DLBI_DETERMINISTIC"  # "0": TensorFlow's faster non-deterministic ops
 
 
 class DataError(RuntimeError):
@@ -79,12 +82,90 @@ def default_seed() -> int:
     return seed
 
 
+def threads() -> int:
+    """TensorFlow's thread count (intra- and inter-op): ``DLBI_THREADS``, default
+    :data:`DEFAULT_THREADS`; ``0`` leaves TensorFlow's own choice (one per core).
+
+    A fixed count makes CPU results independent of the machine's number of cores: a kernel
+    that splits a sum over threads adds in an order that depends on how many there are.
+    """
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return DEFAULT_THREADS
+    try:
+        count = int(value)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise ValueError(f"{THREADS_ENV}={value!r} is not a thread count; use a whole number "
+                         f"(0 for TensorFlow's default, unset for {DEFAULT_THREADS}).")
+    return count
+
+
+def deterministic() -> bool:
+    """Whether TensorFlow runs deterministic ops (``DLBI_DETERMINISTIC``; on unless ``0``)."""
+    return os.environ.get(DETERMINISTIC_ENV, "1").strip() not in ("0", "false", "no", "off")
+
+
+def _tf_framework_config():
+    # enable_op_determinism is public (tf.config.experimental); its query and its inverse are
+    # not exported (TensorFlow 2.21), so they are read from the module that defines all three.
+    from tensorflow.python.framework import config as framework_config
+
+    return framework_config
+
+
+def op_determinism_enabled() -> bool:
+    """Whether TensorFlow's deterministic ops are on (False where TensorFlow is missing)."""
+    if importlib.util.find_spec("tensorflow") is None:
+        return False
+    return bool(_tf_framework_config().is_op_determinism_enabled())
+
+
+def configure_determinism() -> dict:
+    """Deterministic TensorFlow ops and fixed thread counts, as far as they can still be set.
+
+    ``tf.config.experimental.enable_op_determinism()`` (unless ``DLBI_DETERMINISTIC=0``) makes
+    every op give the same result for the same inputs (TensorFlow raises where an op has no
+    deterministic kernel); :func:`threads` fixes the intra- and inter-op thread counts.  The
+    thread counts can only be set before TensorFlow first runs an op: a later call leaves them
+    and says so in the returned dict (``threads_fixed`` False).  Returns ``{"deterministic",
+    "intra_op", "inter_op", "threads_fixed"}``; an empty dict when TensorFlow is not installed.
+    """
+    if importlib.util.find_spec("tensorflow") is None:
+        return {}
+    import tensorflow as tf
+
+    if deterministic():
+        tf.config.experimental.enable_op_determinism()
+    else:
+        _tf_framework_config().disable_op_determinism()
+    wanted = threads()
+    fixed = True
+    if wanted:
+        for get, put in ((tf.config.threading.get_intra_op_parallelism_threads,
+                          tf.config.threading.set_intra_op_parallelism_threads),
+                         (tf.config.threading.get_inter_op_parallelism_threads,
+                          tf.config.threading.set_inter_op_parallelism_threads)):
+            if get() != wanted:
+                try:
+                    put(wanted)
+                except RuntimeError:  # TensorFlow already ran: its thread pools exist
+                    fixed = False
+    return {"deterministic": op_determinism_enabled(),
+            "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+            "threads_fixed": fixed}
+
+
 def seed_everything(seed: int | None = None) -> int:
     """Seed Python, NumPy and (if already importable) Keras/TensorFlow; returns the seed used.
 
-    Keras is seeded through ``keras.utils.set_random_seed`` which also seeds TensorFlow.  CPU
-    training with the same seed gives the same numbers run to run on the same machine; GPUs and
-    other library versions may differ in the last digits.
+    Keras is seeded through ``keras.utils.set_random_seed`` which also seeds TensorFlow, and
+    :func:`configure_determinism` turns on deterministic ops with fixed thread counts: CPU
+    training with the same seed then gives bit-identical weights run to run on the same
+    machine and library versions, whatever else the machine is doing.  GPUs and other library
+    versions may differ in the last digits.
     """
     import numpy as np
 
@@ -95,6 +176,7 @@ def seed_everything(seed: int | None = None) -> int:
     if importlib.util.find_spec("keras") is not None:
         import keras
 
+        configure_determinism()
         keras.utils.set_random_seed(seed)
     return seed
 
@@ -219,6 +301,20 @@ def accelerator() -> str:
     return "GPU: " + ", ".join(names)
 
 
+def determinism_summary() -> str:
+    """How TensorFlow runs now, for the environment report: deterministic ops or not, and its
+    thread counts (see :func:`configure_determinism`)."""
+    if importlib.util.find_spec("tensorflow") is None:
+        return "TensorFlow not installed"
+    import tensorflow as tf
+
+    ops = ("deterministic ops" if op_determinism_enabled()
+           else "non-deterministic ops")
+    intra = tf.config.threading.get_intra_op_parallelism_threads() or "default"
+    inter = tf.config.threading.get_inter_op_parallelism_threads() or "default"
+    return f"{ops}, threads {intra} intra-op / {inter} inter-op"
+
+
 def environment(seed: int | None = None) -> dict:
     """The facts a reader needs to reproduce a result, as a dict."""
     info = {
@@ -230,6 +326,7 @@ def environment(seed: int | None = None) -> dict:
         "platform": f"{platform.system()} {platform.machine()}",
         "cpu_cores": os.cpu_count(),
         "accelerator": accelerator(),
+        "determinism": determinism_summary(),
         "in_colab": "google.colab" in sys.modules,
         "data_source": describe_source(),
     }
@@ -259,6 +356,7 @@ def report_lines(info: dict) -> list[str]:
         line("commit", info.get("commit", "unknown")),
         line("date", info["date"]),
         line("machine", machine),
+        *([line("determinism", info["determinism"])] if "determinism" in info else []),
         line("data_source", info["data_source"]),
         *textwrap.wrap(line("versions", versions), REPORT_WIDTH, subsequent_indent=indent,
                        break_long_words=False, break_on_hyphens=False),

@@ -81,7 +81,8 @@ def run_cv(build_fn, data, folds=5, epochs: int = 10, batch_size: int = 32, seed
            inner_val: float | None = None, patience: int = 8, min_epochs: int = 0,
            tta: bool = False, drop_remainder: bool = False, class_weight=None,
            lr_schedule: str | None = None, check_groups: bool = True, verbose: int = 0,
-           name: str = "", callbacks=None, progress=None) -> CVResult:
+           name: str = "", callbacks=None, progress=None,
+           model_seed: int | None = None) -> CVResult:
     """Train and test ``build_fn()`` on each fold of a grouped, stratified K-fold split.
 
     ``data`` is a :class:`utils.datasets.ImageSet`; ``folds`` is a number of folds (split by
@@ -100,7 +101,10 @@ def run_cv(build_fn, data, folds=5, epochs: int = 10, batch_size: int = 32, seed
     its share in the training part (or pass a dict as to Keras). ``lr_schedule="cosine"``
     lowers the learning rate from the optimizer's initial value along a half cosine to 5 % of it
     at the last epoch, so the weights settle instead of jumping around until training stops.
-    Models are seeded with ``seed + fold``, so a run is repeatable on one machine.
+    Models are seeded with ``seed + fold``, so a run is repeatable on one machine;
+    ``model_seed`` (default ``seed``) replaces ``seed`` there, so that the same folds (and inner
+    validation splits, drawn with ``seed``) can be trained from other initial weights, batch
+    orders and dropout masks: the training-seed noise of :func:`utils.experiments.seed_repeats`.
     ``progress`` (optional) is called with each fold's result row.
     """
     import keras
@@ -108,6 +112,7 @@ def run_cv(build_fn, data, folds=5, epochs: int = 10, batch_size: int = 32, seed
 
     X, y, groups = data.X, np.asarray(data.y), np.asarray(data.groups)
     fold_list = fold_splits(data, folds, seed)
+    train_seed = seed if model_seed is None else int(model_seed)
     oof = np.full(len(y), np.nan)
     fold_of = np.full(len(y), -1)
     rows, histories = [], []
@@ -115,10 +120,10 @@ def run_cv(build_fn, data, folds=5, epochs: int = 10, batch_size: int = 32, seed
         splits.check_split(train, test, groups if check_groups else None)
         start = time.perf_counter()
         model, history, fit_idx, val_idx = fit_fold(
-            build_fn, X, y, groups, train, seed + k, epochs=epochs, batch_size=batch_size,
+            build_fn, X, y, groups, train, train_seed + k, epochs=epochs, batch_size=batch_size,
             inner_val=inner_val, patience=patience, min_epochs=min_epochs,
             drop_remainder=drop_remainder, class_weight=class_weight, lr_schedule=lr_schedule,
-            verbose=verbose, callbacks=callbacks)
+            verbose=verbose, callbacks=callbacks, split_seed=seed + k)
         prob = predict(model, X[test], tta=tta)
         seconds = time.perf_counter() - start
         oof[test], fold_of[test] = prob, k
@@ -137,9 +142,11 @@ def run_cv(build_fn, data, folds=5, epochs: int = 10, batch_size: int = 32, seed
 def fit_fold(build_fn, X, y, groups, train, seed: int, epochs: int = 10, batch_size: int = 32,
              inner_val: float | None = None, patience: int = 8, min_epochs: int = 0,
              drop_remainder: bool = False, class_weight=None, lr_schedule: str | None = None,
-             verbose: int = 0, callbacks=None):
+             verbose: int = 0, callbacks=None, split_seed: int | None = None):
     """Train ``build_fn()`` on the images ``train`` of ``X`` as :func:`run_cv` trains one fold
-    (the recipe, its options and their meaning are :func:`run_cv`'s), seeded with ``seed``.
+    (the recipe, its options and their meaning are :func:`run_cv`'s), seeded with ``seed``;
+    the grouped inner validation part is drawn with ``split_seed`` (default ``seed``), so that
+    other training seeds can be run on the same inner split.
 
     With ``inner_val`` a grouped validation part of ``train`` stops the training early.
     Returns ``(model, history, fit_idx, val_idx)``: the trained model, its Keras history,
@@ -153,7 +160,8 @@ def fit_fold(build_fn, X, y, groups, train, seed: int, epochs: int = 10, batch_s
     fit_idx, val_idx = train, None
     cbs = list(callbacks or [])
     if inner_val:
-        inner_tr, inner_va = splits.grouped_holdout(y[train], groups[train], inner_val, seed=seed)
+        inner_tr, inner_va = splits.grouped_holdout(y[train], groups[train], inner_val,
+                                                    seed=seed if split_seed is None else split_seed)
         fit_idx, val_idx = train[inner_tr], train[inner_va]
         splits.check_split(fit_idx, val_idx, groups)
         cbs.append(keras.callbacks.EarlyStopping(
@@ -224,7 +232,7 @@ def run_transfer_cv(data, folds=5, mode: str = "features", head: str = "light",
                     n_views: int = 6, warmup_epochs: int = 0, dropout: float = 0.3,
                     tta: bool | None = None, features: transfer.Features | None = None,
                     views: transfer.Views | None = None, keep_models: bool = False,
-                    progress=None, verbose: bool = True):
+                    progress=None, verbose: bool = True, model_seed: int | None = None):
     """Grouped K-fold cross-validation of a transfer model on ``data`` (an ImageSet).
 
     ``mode="features"``: the backbone is frozen; its features are computed once
@@ -241,6 +249,8 @@ def run_transfer_cv(data, folds=5, mode: str = "features", head: str = "light",
     ``tta`` (default: on for fine-tuning) averages the predictions of each test image and its
     mirror image.  ``folds`` is a number (split by :func:`utils.splits.grouped_kfold` with
     ``seed``) or a list of (train, test); every split is checked for group leakage.
+    ``model_seed`` (default ``seed``) seeds the heads and the fine-tuning (``model_seed + fold``)
+    while the folds and the cached augmented views keep ``seed``.
 
     Returns a :class:`CVResult`: ``folds`` (one row per fold: fold, backbone,
     model, n_train, n_val, n_test, epochs, accuracy, auc, sensitivity, specificity, tp, fn, tn,
@@ -259,10 +269,11 @@ def run_transfer_cv(data, folds=5, mode: str = "features", head: str = "light",
     oof = np.full(len(y), np.nan)
     fold_of = np.full(len(y), -1)
     rows, histories, models = [], [], []
+    train_seed = seed if model_seed is None else int(model_seed)
     for k, (train, test) in enumerate(fold_list):
         splits.check_split(train, test, groups)
         start = time.perf_counter()
-        model, hist, prob = _transfer_fold(prep, y, train, test, seed + k, batch_size,
+        model, hist, prob = _transfer_fold(prep, y, train, test, train_seed + k, batch_size,
                                            warmup_epochs, dropout, flat=keep_models)
         if keep_models:
             models.append(model)

@@ -44,6 +44,8 @@ __all__ = [  # what this module defines, then what it passes on to the chapters
     "PAPER_ACCURACY", "PAPER_EPOCHS", "MODELS", "protocol", "builder", "load_for", "run_protocol",
     "FinalModel", "fit_final", "load_external_for", "external_scores",
     "paper_split", "paper_protocol_repeats",
+    "SEED_RECORD", "seed_record_path", "training_seeds", "seed_repeats", "seed_spread", "seed_record_entry",
+    "record_seed_repeats", "load_seed_record", "seed_difference", "seed_table",
     "PAPER_SIZE", "paper_cnn", "improved_cnn", "layer_table", "load_brain_cropped", "augmentation",
     "METRICS", "CVResult", "run_cv", "summarise", "pooled_accuracy", "compare",
     "corrected_resampled_ttest", "paired_test", "mcnemar_test", "cluster_bootstrap_ci",
@@ -116,25 +118,26 @@ def load_for(settings: dict, subset: int | None = None):
 
 
 def run_protocol(name: str, data=None, folds=None, seed: int = 42, quick: bool | None = None,
-                 progress=None) -> CVResult:
+                 progress=None, model_seed: int | None = None) -> CVResult:
     """Grouped K-fold CV of model ``name`` with the settings of :func:`protocol`.
 
     ``"paper"`` and ``"improved"`` are trained by :func:`run_cv`; ``"transfer"`` and
     ``"finetune"`` by :func:`utils.crossval.run_transfer_cv` (frozen backbone with cached
     features, or top blocks fine-tuned on cached augmented views), whose feature or view
-    extraction time is added to the first fold's ``seconds``.
+    extraction time is added to the first fold's ``seconds``.  ``seed`` draws the folds;
+    ``model_seed`` (default ``seed``) the training (see :func:`seed_repeats`).
     """
     settings = protocol(name, quick)
     data = load_for(settings) if data is None else data
     folds = settings["folds"] if folds is None else folds
     if name in ("transfer", "finetune"):
         res = run_transfer_cv(data, folds=folds, seed=seed, progress=progress, verbose=False,
-                              **settings["fit"])
+                              model_seed=model_seed, **settings["fit"])
         res.folds.loc[0, "seconds"] += getattr(res, "setup_seconds", 0.0)
         return res
     build = builder(name, data.X.shape[1:], **settings["build"])
     return run_cv(build, data, folds=folds, seed=seed, name=name, progress=progress,
-                  **settings["fit"])
+                  model_seed=model_seed, **settings["fit"])
 
 
 # ------------------------------------------------------------------------------------------
@@ -301,4 +304,188 @@ def paper_protocol_repeats(n_seeds: int = 20, data=None, epochs: int = PAPER_EPO
         if progress is not None:
             progress(row)
         keras.backend.clear_session()
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------
+# Training-seed noise: the same folds, other training seeds
+# ------------------------------------------------------------------------------------------
+#: Where ``python -m utils.benchmark_brain --seeds N --record`` writes its full-mode result,
+#: which the chapters read (:func:`load_seed_record`): a recorded result, kept in git, labelled
+#: per model with the commit, date, mode and environment that produced it.  A quick-mode run
+#: writes next to it, ``brain_seed_repeats_quick.json`` (:func:`seed_record_path`).
+SEED_RECORD = config.repo_root() / "utils" / "recorded" / "brain_seed_repeats.json"
+SEED_STEP = 100  # training seeds seed, seed + 100, ...: never one of another run's seed + fold
+
+
+def training_seeds(n_seeds: int, seed: int = 42) -> list[int]:
+    """The training seeds of :func:`seed_repeats`: ``seed``, ``seed + 100``, ... (the first is
+    the seed of an ordinary run, so its numbers are the chapter's)."""
+    if n_seeds < 1:
+        raise ValueError(f"n_seeds must be at least 1, not {n_seeds}")
+    return [seed + SEED_STEP * i for i in range(n_seeds)]
+
+
+def seed_repeats(name: str, n_seeds: int = 3, data=None, folds=None, seed: int = 42,
+                 quick: bool | None = None, progress=None):
+    """Model ``name`` cross-validated (:func:`run_protocol`) on the same folds (drawn with
+    ``seed``) once per training seed (:func:`training_seeds`): what changes from run to run
+    is only what training draws (initial weights, batch order, dropout).
+
+    Returns ``(table, runs)``: ``table`` has one row per training seed (``training_seed``, the
+    fold means of :data:`METRICS`, ``pooled_accuracy``, ``seconds``), ``runs`` the
+    :class:`CVResult` of each.  ``progress(training_seed, fold_row)`` is called per fold.
+    """
+    import pandas as pd
+
+    settings = protocol(name, quick)
+    data = load_for(settings) if data is None else data
+    rows, runs = [], []
+    for train_seed in training_seeds(n_seeds, seed):
+        start = time.perf_counter()
+        res = run_protocol(name, data=data, folds=folds, seed=seed, quick=quick,
+                           model_seed=train_seed,
+                           progress=None if progress is None else
+                           (lambda row, s=train_seed: progress(s, row)))
+        row = {"training_seed": train_seed}
+        row.update({m: float(res.folds[m].mean()) for m in METRICS})
+        row["pooled_accuracy"] = float(np.mean((res.oof >= 0.5) == np.asarray(data.y)))
+        row["seconds"] = time.perf_counter() - start
+        rows.append(row)
+        runs.append(res)
+    return pd.DataFrame(rows), runs
+
+
+def seed_spread(table, columns=METRICS + ("pooled_accuracy",)) -> dict:
+    """Mean, SD (``ddof=1``), min and max over the training seeds of each column of a
+    :func:`seed_repeats` table: ``{metric: {"mean", "sd", "min", "max", "n_seeds"}}``."""
+    out = {}
+    for col in columns:
+        values = np.asarray(table[col], dtype=float)
+        values = values[np.isfinite(values)]
+        out[col] = {"mean": float(values.mean()) if len(values) else float("nan"),
+                    "sd": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
+                    "min": float(values.min()) if len(values) else float("nan"),
+                    "max": float(values.max()) if len(values) else float("nan"),
+                    "n_seeds": int(len(values))}
+    return out
+
+
+def seed_record_entry(name: str, table, runs, environment: dict, folds, seed: int = 42,
+                      quick: bool | None = None) -> dict:
+    """One model's entry of the seed record: its settings, the per-seed table, the spread over
+    seeds (:func:`seed_spread`), the fold interval of the first seed's run (:func:`summarise`,
+    the interval a single run reports) and the environment that produced it."""
+    first = summarise(runs[0].folds)
+    return {"settings": protocol(name, quick), "fold_seed": seed, "folds": folds,
+            "per_seed": table.to_dict(orient="records"), "spread": seed_spread(table),
+            "fold_interval": {m: {"mean": float(first.loc[m, "mean"]),
+                                  "ci_low": float(first.loc[m, "ci_low"]),
+                                  "ci_high": float(first.loc[m, "ci_high"])} for m in METRICS},
+            "environment": environment}
+
+
+def seed_record_path(mode: str = "full"):
+    """The seed record of a mode: :data:`SEED_RECORD` for full mode, a ``_quick`` file beside
+    it for quick mode (so a quick run never replaces a full-mode record)."""
+    if mode not in config.MODES:
+        raise ValueError(f"mode must be one of {config.MODES}, not {mode!r}")
+    return SEED_RECORD if mode == "full" else SEED_RECORD.with_name(SEED_RECORD.stem + "_quick.json")
+
+
+def record_seed_repeats(entries: dict, path=None) -> "Path":
+    """Merge ``{model: entry}`` (:func:`seed_record_entry`, all of one mode) into the seed
+    record file of that mode (:func:`seed_record_path`; other models' entries stay, each with
+    its own label) and return its path."""
+    import json
+    from pathlib import Path
+
+    from .results import _jsonable
+
+    modes = {e["environment"]["mode"] for e in entries.values()}
+    if len(modes) != 1:
+        raise ValueError(f"the entries of one record come from one mode, not {sorted(modes)}")
+    path = Path(path or seed_record_path(modes.pop()))
+    record = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    record.setdefault("name", "brain_seed_repeats")
+    record["command"] = "python -m utils.benchmark_brain --seeds N --models ... --record"
+    record.setdefault("models", {}).update(_jsonable(entries))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    return path
+
+
+def load_seed_record(path=None, models=None, mode: str = "full") -> dict:
+    """The seed record, checked: every entry (or those in ``models``, which must be present)
+    carries its label (commit, date, mode, environment) and was produced with the settings
+    that :func:`protocol` gives today for its mode.  Raises ValueError otherwise, naming the
+    command that re-records it, so that a chapter never shows a stale recorded result.
+
+    ``path`` defaults to the record of ``mode`` (:func:`seed_record_path`).  Returns
+    ``{model: entry}`` with ``entry["label"]``: "mode M, commit C, date D, N CPU cores,
+    accelerator, TensorFlow V" and ``entry["mode"]``.
+    """
+    import json
+    from pathlib import Path
+
+    path = Path(path or seed_record_path(mode))
+    rerun = ("python -m utils.benchmark_brain --seeds 3 --record --models " if mode == "full"
+             else "DLBI_MODE=quick python -m utils.benchmark_brain --seeds 3 --record --models ")
+    if not path.exists():
+        raise ValueError(f"no seed record at {path}; record one with {rerun}paper,improved")
+    entries = json.loads(path.read_text(encoding="utf-8")).get("models", {})
+    names = list(entries) if models is None else list(models)
+    out = {}
+    for name in names:
+        if name not in entries:
+            raise ValueError(f"the seed record {path.name} has no entry for {name!r}; "
+                             f"record it with {rerun}{name}")
+        entry = dict(entries[name])
+        env = entry.get("environment") or {}
+        missing = [k for k in ("commit", "date", "mode", "tensorflow", "cpu_cores") if k not in env]
+        if missing:
+            raise ValueError(f"the seed record of {name!r} lacks its label {missing}")
+        if entry.get("settings") != json.loads(json.dumps(protocol(name, env["mode"] == "quick"))):
+            raise ValueError(f"the seed record of {name!r} was made with other settings than "
+                             f"protocol({name!r}) gives now (stale); re-record it with "
+                             f"{rerun}{name}")
+        entry["mode"] = env["mode"]
+        entry["label"] = (f"mode {env['mode']}, commit {env['commit']}, {env['date']}, "
+                          f"{env['cpu_cores']} CPU cores, {env.get('accelerator', '?')}, "
+                          f"TensorFlow {env['tensorflow']}")
+        out[name] = entry
+    return out
+
+
+def seed_difference(record: dict, a: str, b: str, metric: str = "accuracy") -> dict:
+    """``b - a`` of the fold-mean ``metric`` training seed by training seed, for two entries of
+    :func:`load_seed_record` recorded in one mode on the same folds with the same seeds:
+    ``{"per_seed", "mean", "sd", "min", "max", "mode"}``."""
+    ea, eb = record[a], record[b]
+    sa = [r["training_seed"] for r in ea["per_seed"]]
+    sb = [r["training_seed"] for r in eb["per_seed"]]
+    if ea["mode"] != eb["mode"] or sa != sb or ea["fold_seed"] != eb["fold_seed"] \
+            or ea["folds"] != eb["folds"]:
+        raise ValueError(f"{a} and {b} were not recorded in one mode on the same folds and "
+                         "seeds; record them together")
+    diff = np.array([rb[metric] - ra[metric] for ra, rb in zip(ea["per_seed"], eb["per_seed"])],
+                    dtype=float)
+    return {"per_seed": diff.tolist(), "mean": float(diff.mean()),
+            "sd": float(diff.std(ddof=1)) if len(diff) > 1 else float("nan"),
+            "min": float(diff.min()), "max": float(diff.max()), "mode": ea["mode"]}
+
+
+def seed_table(record: dict, metric: str = "accuracy"):
+    """One row per entry of :func:`load_seed_record`: mode, model, number of training seeds,
+    the mean, SD, min and max of the fold-mean ``metric`` over the seeds, and the fold interval
+    of the first seed's run (the interval one run reports), for the chapters' tables."""
+    import pandas as pd
+
+    rows = []
+    for name, e in record.items():
+        sp, fi = e["spread"][metric], e["fold_interval"][metric]
+        rows.append({"mode": e["mode"], "model": name, "seeds": sp["n_seeds"],
+                     f"{metric}, mean over seeds": sp["mean"], "SD over seeds": sp["sd"],
+                     "min": sp["min"], "max": sp["max"],
+                     "fold 95% CI, first seed": f"{fi['ci_low']:.3f} to {fi['ci_high']:.3f}"})
     return pd.DataFrame(rows)

@@ -19,7 +19,7 @@ layer  name           modules
 7      checks         checks.* (the exercises' feedback, on top of everything)
 =====  =============  ====================================================================================================================
 
-(``utils/manifests/`` and ``utils/literature/`` hold data files, not modules; the backbones'
+(``utils/manifests/``, ``utils/literature/`` and ``utils/recorded/`` hold data files, not modules; the backbones'
 input scaling, :func:`utils.transfer.preprocess`, lives with the backbones in layer 3 because it
 is part of their pretrained weights.)
 """

@@ -445,3 +445,23 @@ def cam_share_inside(cams, masks) -> np.ndarray:
     m = np.asarray(masks, dtype=np.float64).reshape(c.shape)
     total = c.reshape(len(c), -1).sum(1)
     return np.where(total > 0, (c * m).reshape(len(c), -1).sum(1) / np.maximum(total, 1e-12), np.nan)
+
+
+def brightest_point(image, cells: int = 7) -> tuple[int, int]:
+    """The centre of the brightest region of ``image``: the pixel where the mean intensity over a
+    window of ``1/cells`` of the image (a Grad-CAM cell of a ``cells x cells`` map) is highest.
+
+    The baseline of the pointing game: a "heatmap" that knows nothing but brightness (tumours
+    are often the brightest structure of a T1 contrast or T2 slice).  ``image`` is (H, W) or
+    (H, W, C) (channels are averaged).  Returns ``(row, col)``.
+    """
+    from scipy.ndimage import uniform_filter
+
+    img = np.asarray(image, dtype=float)
+    if img.ndim == 3:
+        img = img.mean(axis=-1)
+    if img.ndim != 2:
+        raise ValueError(f"image must be (H, W) or (H, W, C), not {np.shape(image)}")
+    window = max(1, round(min(img.shape) / cells))
+    smooth = uniform_filter(img, size=window, mode="constant")
+    return tuple(int(v) for v in np.unravel_index(np.argmax(smooth), smooth.shape))
