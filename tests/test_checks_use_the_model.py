@@ -29,3 +29,15 @@ def test_ood_threshold_and_flagged():
     n = int(np.sum(np.asarray(ex.NEW_SCORES) > ex.ood_threshold()))
     assert ex.check_flagged(n).ok
     assert not ex.check_flagged(len(ex.NEW_SCORES) - n).ok
+
+
+def test_digest_right_and_wrong():
+    import hashlib
+
+    assert ex.check_digest(hashlib.sha256(ex.MODEL_BYTES).hexdigest()).ok
+    card = ex.check_digest(ex.CARD_SHA256)
+    assert not card.ok and "card" in card.message
+    assert not ex.check_digest(hashlib.md5(ex.MODEL_BYTES).hexdigest()).ok
+    assert not ex.check_digest(hashlib.sha256(ex.MODEL_BYTES).digest()).ok  # bytes, not hex
+    assert not ex.check_digest(...).ok
+    assert ex.CARD_SHA256 != hashlib.sha256(ex.MODEL_BYTES).hexdigest()

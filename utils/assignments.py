@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .prose import format_glued
-from .skeleton import ROOT, SOLUTION_END, SOLUTION_START, chapter_sources, is_page, read, strip_outputs
+from .skeleton import ROOT, chapter_sources, is_page, read, strip_outputs
 
 SOLUTION_OPEN = re.compile(r"^(?P<fence>`{3,}|:{3,})(\{admonition\}\s*Solution\b|\{solution\}).*$",
                            re.IGNORECASE)
@@ -383,6 +383,31 @@ def _finish(nb: dict, header: dict, chapter: str, build, numbers) -> dict:
     return strip_outputs(nb)
 
 
+def _outside_gated(markdown: str, gated: bool) -> tuple[str, bool]:
+    """The lines of ``markdown`` outside gated solutions, and whether the cell ends inside one.
+
+    ``gated`` says whether the cell starts inside a gated solution. A ``{solution-start}`` fence
+    opens one and the ``{solution-end}`` directive (its fence and closing fence) ends it, wherever
+    they are in the cell: text after the end, such as the next exercise in the same Markdown
+    cell, is kept.
+    """
+    kept, lines, i = [], markdown.splitlines(), 0
+    while i < len(lines):
+        line = lines[i]
+        if not gated and SOLUTION_START_OPEN.match(line):
+            gated = True
+        elif gated and (end := SOLUTION_END_OPEN.match(line)):
+            fence = end.group("fence")
+            i += 1
+            while i < len(lines) and lines[i].strip() != fence:  # the directive's own lines
+                i += 1
+            gated = False
+        elif not gated:
+            kept.append(line)
+        i += 1
+    return "\n".join(kept), gated
+
+
 def student_version(nb: dict, chapter: str = "", build: Path | str | None = None,
                     numbers: dict[str, int] | None = None) -> dict:
     """A copy of ``nb`` without solutions, in plain Markdown, with the assignment header.
@@ -391,16 +416,12 @@ def student_version(nb: dict, chapter: str = "", build: Path | str | None = None
     nb = copy.deepcopy(nb)
     cells, gated = [], False
     for cell in nb["cells"]:
-        text = _source(cell) if cell["cell_type"] == "markdown" else ""
-        if SOLUTION_START.search(text):
-            gated = True
-        if gated:  # inside a gated solution: drop every cell up to and with its {solution-end}
-            gated = not SOLUTION_END.search(text)
-            continue
-        if "solution" in cell.get("metadata", {}).get("tags", []):
-            continue
-        if cell["cell_type"] == "markdown":
-            text = remove_solution_blocks(_source(cell))
+        if cell["cell_type"] != "markdown":
+            if gated or "solution" in cell.get("metadata", {}).get("tags", []):
+                continue  # inside a gated solution, or a solution cell
+        else:
+            text, gated = _outside_gated(_source(cell), gated)
+            text = remove_solution_blocks(text)
             if not text.strip():
                 continue
             cell["source"] = text

@@ -1,9 +1,11 @@
 """Checks for the exercises of chapter 14, *Use the model*."""
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
-from ..exercises import Feedback, check_number, parse_number, wrong
+from ..exercises import Feedback, check_number, correct, is_unanswered, parse_number, unanswered, wrong
 
 #: Exercise 1: one stored CT value and the tags that turn it into a gray level.
 STORED, SLOPE, INTERCEPT, CENTER, WIDTH = 1100, 1.0, -1024.0, 40.0, 400.0
@@ -11,6 +13,11 @@ STORED, SLOPE, INTERCEPT, CENTER, WIDTH = 1100, 1.0, -1024.0, 40.0, 400.0
 #: Exercise 2: leave-one-out OOD scores of 200 training images and of 5 new inputs.
 TRAIN_SCORES = np.round(np.random.default_rng(14).gamma(4.0, 0.05, 200), 4)
 NEW_SCORES = (0.12, 0.31, 0.45, 0.52, 0.95)
+
+#: Exercise 3: the bytes of a model file as it was saved, and as it arrived (one byte changed).
+SAVED_BYTES = bytes(np.random.default_rng(143).integers(0, 256, 4096, dtype=np.uint8))
+MODEL_BYTES = SAVED_BYTES[:1000] + bytes([SAVED_BYTES[1000] ^ 1]) + SAVED_BYTES[1001:]
+CARD_SHA256 = hashlib.sha256(SAVED_BYTES).hexdigest()  # what the model card recorded
 
 
 def window_level(stored=STORED, slope=SLOPE, intercept=INTERCEPT, center=CENTER,
@@ -62,3 +69,23 @@ def check_flagged(answer) -> Feedback:
     hints = {int(np.sum(np.asarray(NEW_SCORES) < ood_threshold())):
              "that counts the inputs below the threshold: a warning is for a score above it."}
     return check_number(answer, expected, rtol=0, atol=0, hints=hints, what="a count")
+
+
+def check_digest(answer) -> Feedback:
+    """Exercise 3: the sha256 (hex) of MODEL_BYTES, the file as it arrived."""
+    if is_unanswered(answer):
+        return unanswered("the file's sha256 as a hex string")
+    if not isinstance(answer, str):
+        return wrong(f"expected the digest as a hex string (`.hexdigest()`), got {type(answer).__name__}.")
+    text = answer.strip().lower()
+    if text == CARD_SHA256:
+        return wrong("that is the digest the card recorded; compute the digest of the bytes you "
+                     "received, then compare the two.")
+    if text == hashlib.md5(MODEL_BYTES).hexdigest() or text == hashlib.sha1(MODEL_BYTES).hexdigest():
+        return wrong("that is another hash function; the card records SHA-256 (hashlib.sha256).")
+    if text == hashlib.sha256(str(MODEL_BYTES).encode()).hexdigest():
+        return wrong("that hashes the text of the bytes' repr; pass the bytes themselves.")
+    if text != hashlib.sha256(MODEL_BYTES).hexdigest():
+        return wrong("not the SHA-256 of ex.MODEL_BYTES.")
+    return correct("and it differs from the card's: one changed byte is enough, so the loader "
+                   "refuses this file instead of predicting with a model nobody validated.")
