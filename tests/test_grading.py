@@ -62,6 +62,18 @@ def test_cell_verdicts_reads_shown_and_printed_verdicts():
     assert (name, ok, answered) == ("ex.check_b", False, False)
 
 
+def test_a_printed_correct_without_a_printed_check_is_no_verdict():
+    def cell(source, text):
+        return {"cell_type": "code", "source": source,
+                "outputs": [{"output_type": "stream", "name": "stdout", "text": text}]}
+    assert grading.cell_verdicts(cell('answer = 1\nprint("Correct.")', "Correct.\n")) == []
+    forged = cell('ex.check_b(2)\nprint("Correct. Well done.")', "Correct. Well done.\n")
+    assert grading.cell_verdicts(forged) == []   # the check's own (shown) verdict is the one
+    two = cell("print(ex.check_a(1))\nprint('Correct.')", "Not yet. Wrong.\nCorrect.\n")
+    [(name, ok, _, _)] = grading.cell_verdicts(two)   # one printed check, one verdict
+    assert (name, ok) == ("ex.check_a", False)
+
+
 def test_grade_three_submissions_right_wrong_and_crashing(tmp_path):
     subs = tmp_path / "subs"
     _write(subs / "alice" / "05_evaluation.ipynb", _chapter(RIGHT, "metrics.wilson_ci(45, 60)"))

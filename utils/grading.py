@@ -43,6 +43,8 @@ from .skeleton import ROOT
 VERDICT_LINE = re.compile(r"^\s*(?:\*\*)?(?P<verdict>Correct|Not yet)\.(?:\*\*)?\s*(?P<message>.*)$", re.M)
 #: A call of a check in a cell's source: ``ex.check_metrics(`` or ``check_metrics(``.
 CHECK_CALL = re.compile(r"\b(?:(?P<module>\w+)\.)?(?P<name>check_\w+)\s*\(")
+#: A check whose verdict the cell prints: ``print(ex.check_metrics(...))``.
+PRINTED_CHECK = re.compile(r"\bprint\(\s*(?:(?P<module>\w+)\.)?(?P<name>check_\w+)\s*\(")
 EXERCISE_LABEL = re.compile(r"^(?:`{3,}|:{3,})\{exercise\}.*\n(?::[\w-]+:.*\n)*?:label:\s*(?P<label>\S+)",
                             re.M)
 EXERCISE_HEADING = re.compile(r"^\*\*Exercise (?P<number>\d+)(?::[^*]*)?\*\*", re.M)
@@ -154,9 +156,14 @@ def exercise_of(cell: dict, numbers: dict[int, str]) -> str | None:
 
 def cell_verdicts(cell: dict) -> list[tuple[str, bool, bool, str]]:
     """``(check, ok, answered, message)`` for every verdict a code cell showed, in order."""
+    source = _source(cell)
     calls = [f"{m['module'] + '.' if m['module'] else ''}{m['name']}"
-             for m in CHECK_CALL.finditer(_source(cell))]
+             for m in CHECK_CALL.finditer(source)]
     fallback = calls[-1] if calls else "check"
+    # a printed verdict counts only as the output of a printed check call, one line per call,
+    # in order: a line "Correct." that the student's code prints by itself is not a verdict
+    printed = [f"{m['module'] + '.' if m['module'] else ''}{m['name']}"
+               for m in PRINTED_CHECK.finditer(source)]
     found = []
     for out in cell.get("outputs", []):
         meta = out.get("metadata", {}).get(METADATA_KEY)
@@ -167,8 +174,10 @@ def cell_verdicts(cell: dict) -> list[tuple[str, bool, bool, str]]:
             continue
         if out.get("output_type") == "stream" and out.get("name") == "stdout":
             for m in VERDICT_LINE.finditer(_text(out.get("text"))):
+                if not printed:
+                    break
                 line = m.group(0).strip()
-                found.append((fallback, m["verdict"] == "Correct",
+                found.append((printed.pop(0), m["verdict"] == "Correct",
                               not m["message"].startswith("No answer yet"), line))
     # a check named by its chapter module ("evaluation.check_x") and by the cell's alias
     # ("ex.check_x") is one check: name printed verdicts like the shown ones
