@@ -216,21 +216,15 @@ def ixi_axial_slices(path, levels_mm=IXI_LEVELS_MM, percentile: float = IXI_PERC
                                  f"{vertex}) lies outside the volume")
         plane = vol[::-1, ::-1, z].T  # rows: anterior -> posterior; columns: right -> left
         inside = head[::-1, ::-1, z].T
-        top = float(np.percentile(plane[inside], percentile)) if inside.any() else 0.0
-        scaled = np.clip(plane / top, 0.0, 1.0) if top > 0 else np.zeros_like(plane)
-        u8 = np.round(scaled * 255.0).astype(np.uint8)
-        side = max(u8.shape)
-        square = np.zeros((side, side), np.uint8)
-        r0, c0 = (side - u8.shape[0]) // 2, (side - u8.shape[1]) // 2
-        square[r0:r0 + u8.shape[0], c0:c0 + u8.shape[1]] = u8
-        images.append(square)
+        images.append(_to_u8_square(plane, inside, percentile))
         info.append({"z": z, "vertex_z": vertex, "level_mm": float(level), "pixel_mm": zooms[0]})
     return images, info
 
 
 def _to_u8_square(plane, inside, percentile: float) -> np.ndarray:
-    """A slice scaled as :func:`ixi_axial_slices` scales it (0 stays black, the ``percentile``
-    of the head voxels becomes 255), rounded to uint8 and zero-padded to a square."""
+    """One IXI slice as :func:`ixi_axial_slices` and :func:`ixi_view_slices` give it: scaled so
+    that 0 stays black and the ``percentile`` of the head voxels becomes 255, rounded to uint8
+    and zero-padded to a square."""
     top = float(np.percentile(plane[inside], percentile)) if inside.any() else 0.0
     scaled = np.clip(plane / top, 0.0, 1.0) if top > 0 else np.zeros_like(plane)
     u8 = np.round(scaled * 255.0).astype(np.uint8)
