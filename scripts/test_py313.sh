@@ -119,6 +119,8 @@ EXCLUDE=(
   --deselect=tests/test_structure.py::test_notebook_follows_skeleton
   --deselect=tests/test_structure.py::test_template_follows_skeleton
   --deselect=tests/test_structure.py::test_template_runs_and_its_solution_passes
+  # exports the capstone template from its MyST source (utils.assignments, jupytext), then grades it
+  --deselect=tests/test_grading.py::test_the_capstone_template_exports_and_grades
   # reads notebooks/99_results.md (the page's MyST source): jupytext
   --deselect=tests/test_results.py::test_results_page_is_executed_at_every_build
 )
