@@ -1,15 +1,20 @@
 """Tests of the run configuration (utils.config): mode, by_mode, seeding, environment."""
 from __future__ import annotations
 
+import os
 import random
 import re
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from utils import config
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_mode_default_is_full(monkeypatch):
@@ -293,3 +298,40 @@ def test_environment_report_shows_determinism():
     lines = config.report_lines(info)
     assert any(line.startswith("determinism : deterministic ops") for line in lines)
     assert lines[0].startswith("mode") and lines[1].startswith("seed")
+
+
+NOISY_SCRIPT = r"""
+import os, sys, time
+from utils import config
+assert config.filter_native_stderr(force=True)
+assert config.filter_native_stderr(force=True)  # a second call installs nothing more
+os.write(2, b"before\n")
+os.write(2, b"E0000 00:00:1.0 1 node_def_util.cc:682] NodeDef mentions attribute "
+            b"use_unbounded_threadpool which is not in the op definition\n")
+os.write(2, b"E0000 00:00:1.0 1 other.cc:1] a real error\n")
+os.write(2, b"\r 50%|#####     |")
+time.sleep(0.3)
+sys.stdout.write("stdout untouched\n")
+raise SystemExit("exit message")
+"""
+
+
+def test_native_stderr_filter_drops_only_the_known_line(tmp_path):
+    """The filter removes TensorFlow's use_unbounded_threadpool line and passes everything
+    else, in order, including a partial progress-bar line and what Python writes at exit."""
+    script = tmp_path / "noisy.py"
+    script.write_text(NOISY_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, env=env,
+                          timeout=60)
+    err = done.stderr.decode()
+    assert "use_unbounded_threadpool" not in err
+    assert err.index("before") < err.index("a real error") < err.index("50%") < err.index("exit message")
+    assert done.stdout.decode() == "stdout untouched\n"
+    assert done.returncode == 1
+
+
+def test_native_stderr_filter_stays_out_of_scripts():
+    """Outside a Jupyter kernel (a script, the test run) the filter is not installed."""
+    assert config.filter_native_stderr() is False
+    assert 2 not in config._native_filter

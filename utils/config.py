@@ -65,21 +65,27 @@ def by_mode(quick, full):
     return quick if is_quick() else full
 
 
+def _env_int(name: str, default: int, low: int, high: int | None, what: str, hint: str) -> int:
+    """The whole number in environment variable ``name`` (``default`` when unset or empty),
+    checked to lie in ``[low, high)``; anything else raises a ValueError that names the
+    variable, what it should hold (``what``) and how to get the default (``hint``)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or number < low or (high is not None and number >= high):
+        raise ValueError(f"{name}={value!r} is not {what}; {hint}.") from None
+    return number
+
+
 def default_seed() -> int:
     """The book-wide seed (``DLBI_SEED`` overrides 42; unset or empty means 42)."""
-    value = os.environ.get(SEED_ENV, "").strip()
-    if not value:
-        return DEFAULT_SEED
-    try:
-        seed = int(value)
-    except ValueError:
-        seed = -1
-    if not 0 <= seed < 2**32:
-        raise ValueError(
-            f"{SEED_ENV}={value!r} is not a seed; use a whole number from 0 to {2**32 - 1} "
-            f"(unset it for the book's seed, {DEFAULT_SEED})."
-        ) from None
-    return seed
+    return _env_int(SEED_ENV, DEFAULT_SEED, 0, 2**32, "a seed",
+                    f"use a whole number from 0 to {2**32 - 1} "
+                    f"(unset it for the book's seed, {DEFAULT_SEED})")
 
 
 def threads() -> int:
@@ -89,17 +95,9 @@ def threads() -> int:
     A fixed count makes CPU results independent of the machine's number of cores: a kernel
     that splits a sum over threads adds in an order that depends on how many there are.
     """
-    value = os.environ.get(THREADS_ENV, "").strip()
-    if not value:
-        return DEFAULT_THREADS
-    try:
-        count = int(value)
-    except ValueError:
-        count = -1
-    if count < 0:
-        raise ValueError(f"{THREADS_ENV}={value!r} is not a thread count; use a whole number "
-                         f"(0 for TensorFlow's default, unset for {DEFAULT_THREADS}).")
-    return count
+    return _env_int(THREADS_ENV, DEFAULT_THREADS, 0, None, "a thread count",
+                    f"use a whole number (0 for TensorFlow's default, unset for "
+                    f"{DEFAULT_THREADS})")
 
 
 def deterministic() -> bool:
@@ -122,6 +120,95 @@ def op_determinism_enabled() -> bool:
     return bool(_tf_framework_config().is_op_determinism_enabled())
 
 
+#: Lines of TensorFlow's native (C++) log that say nothing to a reader.  TensorFlow 2.21 with
+#: deterministic ops rewrites each parallel ``tf.data`` map (Keras builds one for every
+#: ``predict``, ``evaluate`` and validation pass over NumPy arrays) into a sequential map, and
+#: the rewrite keeps an attribute the sequential op does not know: the log then says "NodeDef
+#: mentions attribute use_unbounded_threadpool which is not in the op definition ... Unknown
+#: attributes will be ignored" once per call, dozens of times per chapter.
+NATIVE_NOISE = (b"NodeDef mentions attribute use_unbounded_threadpool",)
+_native_filter: dict = {}
+
+
+def _in_kernel() -> bool:
+    """Whether this process is a running Jupyter kernel (not merely one that imported it)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def filter_native_stderr(patterns=NATIVE_NOISE, fd: int = 2, force: bool = False) -> bool:
+    """Drop the lines of the process's native stderr (file descriptor ``fd``) that contain one of
+    ``patterns`` (bytes); every other byte passes through unchanged, in order.
+
+    TensorFlow's C++ logger writes to the file descriptor itself, below Python's
+    ``sys.stderr``, and ignores ``TF_CPP_MIN_LOG_LEVEL`` for this message, so the filter sits at
+    the descriptor: a pipe replaces ``fd``, and a thread copies what arrives to the original
+    descriptor line by line.  Installed once per process, and only inside a Jupyter kernel
+    (where the chapters run: the kernel forwards native output to the notebook) unless
+    ``force``; at exit it restores ``fd`` and drains the pipe, so that nothing written before
+    (a traceback included) is lost.  Returns whether the filter is (now) installed.
+    """
+    import atexit
+    import threading
+
+    if fd in _native_filter:
+        return True
+    if not (force or _in_kernel()):
+        return False
+    try:
+        original = os.dup(fd)
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, fd)
+        os.close(write_end)
+    except OSError:  # no such descriptor (an embedded interpreter): leave it alone
+        return False
+    patterns = tuple(patterns)
+
+    def passes(line: bytes) -> bool:
+        return not any(p in line for p in patterns)
+
+    def pump() -> None:
+        pending = b""
+        while True:
+            try:
+                chunk = os.read(read_end, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            out = b"".join(line + b"\n" for line in lines if passes(line))
+            # A partial line that cannot be the start of a log line (a progress bar's
+            # carriage-return update) goes out at once rather than waiting for its newline.
+            if pending and not pending[:1].isalpha():
+                out, pending = out + pending, b""
+            if out:
+                os.write(original, out)
+        if pending and passes(pending):
+            os.write(original, pending)
+        os.close(read_end)
+
+    thread = threading.Thread(target=pump, name="native-stderr-filter", daemon=True)
+    thread.start()
+
+    def restore() -> None:
+        os.dup2(original, fd)  # closes the pipe's only write end: the pump sees end of file
+        thread.join(timeout=5)
+
+    atexit.register(restore)
+    _native_filter[fd] = restore
+    return True
+
+
+def restore_native_stderr(fd: int = 2) -> None:
+    """Undo :func:`filter_native_stderr` for ``fd`` (drains the pipe first)."""
+    restore = _native_filter.pop(fd, None)
+    if restore is not None:
+        restore()
+
+
 def configure_determinism() -> dict:
     """Deterministic TensorFlow ops and fixed thread counts, as far as they can still be set.
 
@@ -129,7 +216,9 @@ def configure_determinism() -> dict:
     every op give the same result for the same inputs (TensorFlow raises where an op has no
     deterministic kernel); :func:`threads` fixes the intra- and inter-op thread counts.  The
     thread counts can only be set before TensorFlow first runs an op: a later call leaves them
-    and says so in the returned dict (``threads_fixed`` False).  Returns ``{"deterministic",
+    and says so in the returned dict (``threads_fixed`` False).  With deterministic ops on, a
+    Jupyter kernel's native stderr drops TensorFlow's one known meaningless log line
+    (:data:`NATIVE_NOISE`, :func:`filter_native_stderr`).  Returns ``{"deterministic",
     "intra_op", "inter_op", "threads_fixed"}``; an empty dict when TensorFlow is not installed.
     """
     if importlib.util.find_spec("tensorflow") is None:
@@ -138,6 +227,7 @@ def configure_determinism() -> dict:
 
     if deterministic():
         tf.config.experimental.enable_op_determinism()
+        filter_native_stderr()
     else:
         _tf_framework_config().disable_op_determinism()
     wanted = threads()
