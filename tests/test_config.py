@@ -292,12 +292,23 @@ def test_determinism_can_be_switched_off(monkeypatch):
         assert config.configure_determinism()["deterministic"] is True
 
 
-def test_environment_report_shows_determinism():
-    info = {**config.environment(seed=1),
-            "determinism": "deterministic ops, threads 2 intra-op / 2 inter-op"}
+def test_environment_report_shows_determinism(monkeypatch):
+    """The report's determinism line is what TensorFlow is really set to, in both states."""
+    monkeypatch.delenv("DLBI_DETERMINISTIC", raising=False)
+    config.configure_determinism()
+    info = config.environment(seed=1)
+    assert info["determinism"] == config.determinism_summary()
+    assert re.fullmatch(r"deterministic ops, threads \S+ intra-op / \S+ inter-op", info["determinism"])
     lines = config.report_lines(info)
     assert any(line.startswith("determinism : deterministic ops") for line in lines)
     assert lines[0].startswith("mode") and lines[1].startswith("seed")
+    monkeypatch.setenv("DLBI_DETERMINISTIC", "0")
+    try:
+        config.configure_determinism()
+        assert config.environment(seed=1)["determinism"].startswith("non-deterministic ops")
+    finally:
+        monkeypatch.delenv("DLBI_DETERMINISTIC")
+        config.configure_determinism()
 
 
 NOISY_SCRIPT = r"""

@@ -354,3 +354,25 @@ def test_seed_record_refuses_stale_unlabelled_or_mixed_entries(tmp_path):
     rec = xp.load_seed_record(path)
     with pytest.raises(ValueError, match="one mode"):
         xp.seed_difference(rec, "paper", "improved")
+
+
+def test_seed_record_agreement_tells_a_current_record_from_a_stale_one(monkeypatch):
+    """The record's book-seed run against this build's run of the same recipe: equal fold means
+    say the record holds; a changed figure is reported with the commit to re-record from."""
+    monkeypatch.delenv("DLBI_SEED", raising=False)
+    entry = _entry("improved", [0.80, 0.79, 0.84])  # the book's seed (42) comes first: 0.80
+    folds = pd.DataFrame({"accuracy": [0.75, 0.85], "auc": [0.80, 0.80]})
+    same = xp.seed_record_agreement(entry, crossval.CVResult(folds, np.zeros(2), np.zeros(2)))
+    assert same["same"] and same["recorded"]["accuracy"] == pytest.approx(0.80)
+    assert "describes the code that runs now" in same["message"]
+    moved = pd.DataFrame({"accuracy": [0.75, 0.87], "auc": [0.80, 0.80]})
+    stale = xp.seed_record_agreement(entry, crossval.CVResult(moved, np.zeros(2), np.zeros(2)))
+    assert not stale["same"] and stale["this_build"]["accuracy"] == pytest.approx(0.81)
+    assert "abc1234" in stale["message"] and "re-record" in stale["message"]
+    second = xp.seed_record_agreement(entry, crossval.CVResult(
+        pd.DataFrame({"accuracy": [0.74, 0.84], "auc": [0.79, 0.79]}), np.zeros(2), np.zeros(2)),
+        training_seed=142)
+    assert second["same"]
+    with pytest.raises(ValueError, match="no run with training seed 7"):
+        xp.seed_record_agreement(entry, crossval.CVResult(folds, np.zeros(2), np.zeros(2)),
+                                 training_seed=7)

@@ -81,6 +81,7 @@ def main(argv=None) -> int:
         parser.error("--seeds needs at least 2 training seeds (an SD over one is undefined)")
 
     config.configure_tensorflow()
+    config.filter_native_stderr(force=True)  # TensorFlow's meaningless per-predict log line
     from . import experiments as xp
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]

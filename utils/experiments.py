@@ -46,6 +46,7 @@ __all__ = [  # what this module defines, then what it passes on to the chapters
     "paper_split", "paper_protocol_repeats",
     "SEED_RECORD", "seed_record_path", "training_seeds", "seed_repeats", "seed_spread", "seed_record_entry",
     "record_seed_repeats", "load_seed_record", "seed_difference", "seed_table",
+    "seed_record_agreement",
     "PAPER_SIZE", "paper_cnn", "improved_cnn", "layer_table", "load_brain_cropped", "augmentation",
     "METRICS", "CVResult", "run_cv", "summarise", "pooled_accuracy", "compare",
     "corrected_resampled_ttest", "paired_test", "mcnemar_test", "cluster_bootstrap_ci",
@@ -473,6 +474,43 @@ def seed_difference(record: dict, a: str, b: str, metric: str = "accuracy") -> d
     return {"per_seed": diff.tolist(), "mean": float(diff.mean()),
             "sd": float(diff.std(ddof=1)) if len(diff) > 1 else float("nan"),
             "min": float(diff.min()), "max": float(diff.max()), "mode": ea["mode"]}
+
+
+def seed_record_agreement(entry: dict, result, training_seed: int | None = None,
+                          metrics=("accuracy", "auc"), tol: float = 1e-6) -> dict:
+    """Whether a recorded seed entry still describes the code that runs now: its run with
+    ``training_seed`` (default: the book's seed) against ``result``, this build's
+    :class:`CVResult` of the same recipe on the same folds with that seed.
+
+    The record checks its settings (:func:`load_seed_record`), but a change in the training
+    code would leave the settings and change the models; with deterministic ops the same code
+    gives the same fold means on the same machine and library versions, so equal figures mean
+    the record still holds, and unequal ones that it is stale **or** comes from another machine
+    (the message says which to suspect from the recorded environment).  Returns
+    ``{"same", "recorded", "this_build", "message"}``.
+    """
+    from . import config
+
+    training_seed = config.default_seed() if training_seed is None else int(training_seed)
+    runs = {int(r["training_seed"]): r for r in entry["per_seed"]}
+    if training_seed not in runs:
+        raise ValueError(f"the record has no run with training seed {training_seed} "
+                         f"(it has {sorted(runs)})")
+    recorded = {m: float(runs[training_seed][m]) for m in metrics}
+    this_build = {m: float(result.folds[m].mean()) for m in metrics}
+    same = all(abs(recorded[m] - this_build[m]) <= tol for m in metrics)
+    figures = ", ".join(f"{m} {recorded[m]:.3f} recorded vs {this_build[m]:.3f} now" for m in metrics)
+    if same:
+        message = (f"the record's seed-{training_seed} run equals this build's run ({figures}): "
+                   "the record describes the code that runs now")
+    else:
+        env = entry.get("environment") or {}
+        message = (f"the record's seed-{training_seed} run differs from this build's run "
+                   f"({figures}): either the training code changed since commit "
+                   f"{env.get('commit', '?')} (the record is stale: re-record it) or this "
+                   f"machine differs from the recording one ({env.get('cpu_cores', '?')} CPU "
+                   f"cores, {env.get('accelerator', '?')}, TensorFlow {env.get('tensorflow', '?')})")
+    return {"same": same, "recorded": recorded, "this_build": this_build, "message": message}
 
 
 def seed_table(record: dict, metric: str = "accuracy"):
