@@ -84,3 +84,27 @@ def test_nearest_pairs_finds_a_rotated_recompressed_copy():
     assert (pairs.loc[0, "a"], pairs.loc[0, "b"]) == (3, 4)
     assert pairs.loc[0, "distance"] < 20 < pairs.loc[1, "distance"]
     assert list(pairs["distance"]) == sorted(pairs["distance"])
+
+
+def test_image_sizes_reads_width_and_height(tmp_path):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((30, 50), np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(np.zeros((70, 20), np.uint8)).save(tmp_path / "b.jpg")
+    w, h = shift.image_sizes([tmp_path / "a.png", tmp_path / "b.jpg"])
+    assert list(w) == [50, 20] and list(h) == [30, 70]
+
+
+def test_collection_stats_summary_and_plot():
+    import matplotlib
+    matplotlib.use("Agg")
+    big = np.stack([disc(radius=28), disc(radius=26)])
+    small = np.stack([disc(radius=10)] * 3)
+    stats = shift.collection_stats({"b": (big, [512, 512], [512, 400]),
+                                    "a": (small, [256] * 3, [256] * 3)})
+    summ = shift.collection_summary(stats)
+    assert list(summ.index) == ["b", "a"]                 # the given order, not sorted
+    assert list(summ["images"]) == [2, 3] and list(summ["distinct sizes"]) == [2, 1]
+    assert summ.loc["b", "head_fill"] > 3 * summ.loc["a", "head_fill"]
+    axes = shift.plot_inputs(stats, {"b": big, "a": small})
+    assert len(axes[2].lines) == 2

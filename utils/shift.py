@@ -53,6 +53,18 @@ def head_fill(images, threshold: float = 0.1) -> np.ndarray:
     return np.array([head_mask(im, threshold).mean() for im in images], dtype=float)
 
 
+def image_sizes(paths):
+    """``(width, height)`` in pixels of each image file (read from the header, not decoded)."""
+    from PIL import Image
+
+    sizes = []
+    for p in paths:
+        with Image.open(p) as im:
+            sizes.append(im.size)
+    w, h = (np.array(v, dtype=int) for v in zip(*sizes)) if sizes else (np.zeros(0, int),) * 2
+    return w, h
+
+
 def input_stats(images, width=None, height=None, threshold: float = 0.1):
     """Per image, statistics that involve no label and no model: original ``width``, ``height``
     and long side (when given), ``head_fill``, mean and SD of the intensity inside the head,
@@ -168,3 +180,52 @@ def nearest_pairs(images_a, images_b, k: int = 5, hash_size: int = 16):
     a, b = np.unravel_index(order, best.shape)
     return pd.DataFrame({"a": a, "b": b, "distance": best[a, b], "orientation": which[a, b],
                          "bits": hash_size ** 2})
+
+
+def collection_stats(collections: dict):
+    """:func:`input_stats` of several collections in one table with a ``collection`` column.
+    ``collections``: ``{name: (images, width, height)}`` (images in [0, 1]; original sizes in
+    pixels), in the order they should be shown."""
+    import pandas as pd
+
+    parts = [input_stats(X, w, h).assign(collection=name)
+             for name, (X, w, h) in collections.items()]
+    return pd.concat(parts, ignore_index=True)
+
+
+def collection_summary(stats):
+    """Per collection of :func:`collection_stats` (in its order): images, distinct original
+    sizes, and the medians of the long side, head fill and intensity inside the head."""
+    order = list(dict.fromkeys(stats["collection"]))
+    size = stats["width"].astype(int).astype(str) + "x" + stats["height"].astype(int).astype(str)
+    by = stats.assign(size=size).groupby("collection")
+    out = by[["long_side", "head_fill", "head_mean", "head_sd"]].median().loc[order]
+    out.insert(0, "distinct sizes", by["size"].nunique().loc[order])
+    out.insert(0, "images", by.size().loc[order])
+    return out
+
+
+def plot_inputs(stats, images: dict, axes=None, bins: int = 32):
+    """Three panels side by side, one line per collection: the original long side (log2
+    pixels), the head fill, and the intensity histogram inside the head
+    (:func:`intensity_histogram` of ``images[name]``).  Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    for name in dict.fromkeys(stats["collection"]):
+        s = stats[stats["collection"] == name]
+        axes[0].hist(np.log2(s["long_side"]), bins=np.arange(6.5, 12, 0.25), histtype="step",
+                     label=name)
+        axes[1].hist(s["head_fill"], bins=np.linspace(0, 1, 26), histtype="step", density=True,
+                     label=name)
+        edges, dens = intensity_histogram(images[name], bins=bins)
+        axes[2].plot((edges[:-1] + edges[1:]) / 2, dens, label=name)
+    for ax, title, xl, yl in zip(axes, ("image size", "head fill", "intensity inside the head"),
+                                 ("log2 long side (pixels)", "share of the frame the head fills",
+                                  "intensity (0-1)"), ("images", "density", "share of pixels")):
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+    axes[1].legend(fontsize=7)
+    return axes
