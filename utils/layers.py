@@ -13,7 +13,7 @@ layer  name           modules
 1      data           data, datasets, dedup, splits; the package itself (``utils/__init__``)
 2      preprocessing  preprocessing (crop to the head, augmentation)
 3      models         fundamentals, backbones, cnn, transfer, segmentation, volumes (3-D)
-4      evaluation     metrics, calibration, crossval, literature
+4      evaluation     metrics, calibration, crossval, literature, shift (measuring a dataset shift)
 5      explanation    viz (Grad-CAM, feature maps, filters, receptive fields)
 6      protocols      experiments, benchmark_brain, benchmark_3d, covid, report, modelcard, predict; tools: skeleton, assignments, grading
 7      checks         checks.* (the exercises' feedback, on top of everything)
@@ -39,7 +39,7 @@ LAYERS = {name: (number, LAYER_NAMES[number]) for number, names in [
     (1, ("data", "datasets", "dedup", "splits", "__init__")),
     (2, ("preprocessing",)),
     (3, ("fundamentals", "backbones", "cnn", "transfer", "segmentation", "volumes")),
-    (4, ("metrics", "calibration", "crossval", "literature")),
+    (4, ("metrics", "calibration", "crossval", "literature", "shift")),
     (5, ("viz",)),
     (6, ("experiments", "benchmark_brain", "benchmark_3d", "covid", "report", "modelcard",
          "predict", "skeleton", "assignments", "grading")),
