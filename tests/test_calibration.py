@@ -110,3 +110,15 @@ def test_external_split_is_seeded_grouped_and_stratified():
         assert 0.8 < share < 1.2
     other = splits.grouped_holdout(strata, groups, 0.5, seed=4)
     assert not np.array_equal(test, other[1])
+
+
+def test_predictive_value_band_brackets_the_point_and_follows_bayes():
+    prev = np.array([0.01, 0.1, 0.5])
+    band = cal.predictive_value_band((0.85, 0.95), (0.70, 0.90), prev)
+    mid = cal.predictive_values(0.9, 0.8, prev)
+    for k in ("ppv", "npv"):
+        assert np.all(band[f"{k}_low"] <= mid[k]) and np.all(mid[k] <= band[f"{k}_high"])
+    assert band["ppv_low"][2] == pytest.approx(0.425 / (0.425 + 0.15))
+    assert band["npv_high"][2] == pytest.approx(0.45 / (0.45 + 0.025))
+    flat = cal.predictive_value_band((0.9, 0.9), (0.8, 0.8), prev)
+    np.testing.assert_allclose(flat["ppv_low"], flat["ppv_high"])

@@ -30,7 +30,10 @@ def finals(sets):
 def test_final_model_takes_the_protocols_images(name, sets, finals):
     data, fm = sets(name), finals[name]
     assert fm.name == name and fm.settings == xp.protocol(name, quick=True)
-    assert fm.n_train == len(data.y) == N_IMAGES and fm.seed == 3 and fm.threshold == 0.5
+    assert fm.n_images == len(data.y) == N_IMAGES and fm.seed == 3 and fm.threshold == 0.5
+    assert fm.n_train + fm.n_val == N_IMAGES   # every image either fitted on or validating
+    if name != "improved":
+        assert fm.n_val == 0 and fm.n_train == N_IMAGES
     assert tuple(fm.model.inputs[0].shape[1:]) == data.X.shape[1:]
     p = fm.predict(data.X[:10])
     assert p.shape == (10,) and np.all((p >= 0) & (p <= 1))
@@ -60,7 +63,8 @@ def test_saved_keras_file_predicts_the_same(name, sets, finals, tmp_path):
 
 def test_improved_stops_on_a_grouped_inner_validation_part(finals):
     fm = finals["improved"]
-    assert 0 < fm.n_val < fm.n_train and "val_loss" in fm.history
+    assert 0 < fm.n_val < fm.n_train < N_IMAGES and "val_loss" in fm.history
+    assert fm.n_train + fm.n_val == fm.n_images
 
 
 def test_fit_fold_is_the_fold_recipe_of_run_cv(sets):

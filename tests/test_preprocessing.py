@@ -161,3 +161,23 @@ def test_head_crop_layer_blank_image_gives_whole_frame():
     layer = preprocessing.head_crop(8)
     x = np.zeros((20, 30, 1), np.float32)
     assert tuple(int(v) for v in layer._box(x)) == preprocessing.content_box(x[..., 0])
+
+
+def test_standardise_in_head_removes_a_contrast_and_brightness_change():
+    rng = np.random.default_rng(0)
+    img = np.zeros((1, 32, 32, 1), np.float32)
+    img[0, 8:24, 8:24, 0] = 0.3 + 0.4 * rng.random((16, 16))       # the "head"
+    other = img.copy()
+    other[0, 8:24, 8:24, 0] = 0.5 * img[0, 8:24, 8:24, 0] + 0.2     # another scanner's window
+    a, b = preprocessing.standardise_in_head(img), preprocessing.standardise_in_head(other)
+    assert a.shape == img.shape and a.dtype == np.float32
+    assert 0 <= a.min() and a.max() <= 1
+    np.testing.assert_allclose(a, b, atol=1e-5)                     # same after standardising
+    assert not np.allclose(img, other)
+    assert np.all(a[0, :8] == 0)                                    # background stays 0
+    inside = a[0, 8:24, 8:24, 0]
+    assert abs(inside.mean() - 0.5) < 0.02                          # z = 0 maps to 0.5
+    rgb = preprocessing.standardise_in_head(np.repeat(img, 3, -1))
+    np.testing.assert_allclose(rgb[..., 0], rgb[..., 2])
+    with pytest.raises(ValueError):
+        preprocessing.standardise_in_head(img[0])

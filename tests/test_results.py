@@ -186,3 +186,23 @@ def test_load_cv_results_finds_every_fold_table(tmp_path):
     assert paper["oof"].tolist() == [0.2, 0.9] and paper["fold_of"].dtype.kind == "i"
     assert cv["models"]["nested/improved"]["oof"] is None and cv["environment"] == {"mode": "full"}
     assert results.load_cv_results("missing", root=tmp_path) is None
+
+
+def test_load_cv_results_refuses_another_mode(tmp_path):
+    folds = pd.DataFrame({"fold": [0, 1], "accuracy": [0.7, 0.8]})
+    results.save_results("cv", {"m": {"folds": folds, "oof": [0.1, 0.9]}}, root=tmp_path,
+                         environment={"mode": "full"})
+    assert results.load_cv_results("cv", root=tmp_path, mode="full")["environment"]["mode"] == "full"
+    assert results.load_cv_results("cv", root=tmp_path, mode="quick") is None   # a full run's
+    # a quick run beside the full one is found where save_results put it
+    results.save_results("cv", {"m": {"folds": folds, "oof": [0.3, 0.4]}}, root=tmp_path,
+                         environment={"mode": "quick"})
+    quick = results.load_cv_results("cv", root=tmp_path, mode="quick")
+    assert quick["models"]["m"]["oof"].tolist() == [0.3, 0.4]
+    assert results.load_cv_results("cv", root=tmp_path, mode="full")["models"]["m"]["oof"].tolist() == [0.1, 0.9]
+    # no recorded mode: refused under a mode, read without one
+    results.save_results("bare", {"m": {"folds": folds}}, root=tmp_path, environment={})
+    assert results.load_cv_results("bare", root=tmp_path, mode="full") is None
+    assert results.load_cv_results("bare", root=tmp_path) is not None
+    with pytest.raises(ValueError):
+        results.load_cv_results("cv", root=tmp_path, mode="fast")

@@ -6,7 +6,8 @@
 * :func:`fit_temperature` / :func:`apply_temperature`: temperature scaling (one number ``T``,
   ``p' = sigmoid(logit(p) / T)``), fitted by maximum likelihood on *development* predictions;
 * :func:`threshold_for_sensitivity`: the highest threshold that reaches a target sensitivity on
-  development predictions; :func:`predictive_values`: PPV and NPV over prevalence;
+  development predictions; :func:`predictive_values`: PPV and NPV over prevalence, and
+  :func:`predictive_value_band` their band from the rates' interval ends;
 * :func:`scores_with_ci`: accuracy, AUC, sensitivity, specificity, Brier score and ECE, each
   with a cluster bootstrap interval over ``groups`` (:func:`utils.metrics.cluster_bootstrap_ci`).
 
@@ -132,6 +133,17 @@ def predictive_values(sensitivity: float, specificity: float, prevalence):
     tn, fn = specificity * (1 - prev), (1 - sensitivity) * prev
     with np.errstate(invalid="ignore", divide="ignore"):
         return {"ppv": tp / (tp + fp), "npv": tn / (tn + fn)}
+
+
+def predictive_value_band(sens_ci, spec_ci, prevalence):
+    """The band of PPV and NPV over ``prevalence`` from the interval ends of the sensitivity
+    (``sens_ci = (low, high)``) and the specificity: both values grow with both rates, so the
+    low ends give the lower edge and the high ends the upper edge.  A dict ``ppv_low``,
+    ``ppv_high``, ``npv_low``, ``npv_high`` of arrays (a band of the two intervals' ends, not a
+    joint confidence interval)."""
+    lo = predictive_values(float(sens_ci[0]), float(spec_ci[0]), prevalence)
+    hi = predictive_values(float(sens_ci[1]), float(spec_ci[1]), prevalence)
+    return {"ppv_low": lo["ppv"], "ppv_high": hi["ppv"], "npv_low": lo["npv"], "npv_high": hi["npv"]}
 
 
 # ------------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from .results import load_results, save_results
 
 __all__ = [  # what this module defines, then what it passes on to the chapters
     "PAPER_ACCURACY", "PAPER_EPOCHS", "MODELS", "protocol", "builder", "load_for", "run_protocol",
-    "FinalModel", "fit_final", "load_external_for", "external_scores",
+    "FinalModel", "fit_final", "fit_head", "head_cv", "load_external_for", "external_scores",
     "paper_split", "paper_protocol_repeats",
     "SEED_RECORD", "seed_record_path", "training_seeds", "seed_repeats", "seed_spread", "seed_record_entry",
     "record_seed_repeats", "load_seed_record", "seed_difference", "seed_table",
@@ -154,8 +154,10 @@ class FinalModel:
     (:func:`utils.transfer.with_preprocessing`), so ``model.save("x.keras")`` is the whole
     model.  ``predict`` applies the protocol's test-time augmentation (``tta``: the average with
     the mirror image) as its cross-validation did.  ``threshold``: the decision threshold, 0.5
-    unless one was chosen on training data.  ``n_train``: the images given (for ``"improved"``
-    ``n_val`` of them were the grouped inner validation part that stopped the training).
+    unless one was chosen on training data.  ``n_images``: the images given; ``n_train``: those
+    the weights were fitted on; ``n_val``: those of the grouped inner validation part that
+    stopped the training (``"improved"``: about 20 % of the groups, so ``n_train`` is about 80 %
+    of ``n_images``; 0 for the other protocols, where ``n_train == n_images``).
     """
 
     name: str
@@ -165,6 +167,7 @@ class FinalModel:
     seed: int = 42
     n_train: int = 0
     n_val: int = 0
+    n_images: int = 0
     tta: bool = False
     epochs: int = 0
     seconds: float = 0.0
@@ -182,7 +185,8 @@ class FinalModel:
 def fit_final(name: str, data=None, seed: int = 42, quick: bool | None = None) -> FinalModel:
     """Train protocol ``name`` (one of :data:`MODELS`, settings of :func:`protocol`) on **all**
     images of ``data`` (default: the 253 brain MRIs, ``load_for(protocol(name))``), with the
-    recipe of one cross-validation fold.
+    recipe of one cross-validation fold (``"improved"`` fits its weights on about 80 % of them,
+    see :class:`FinalModel` ``n_train``/``n_val``).
 
     ``"paper"``/``"improved"``: :func:`utils.crossval.fit_fold` (for ``"improved"`` its grouped
     inner validation part, 20 % of the groups, stops the training early, as in every fold);
@@ -203,16 +207,59 @@ def fit_final(name: str, data=None, seed: int = 42, quick: bool | None = None) -
 
         model = with_preprocessing(flat, channels=int(X.shape[-1]), name=f"final_{name}")
         n_val, epochs = 0, len(history.get("loss", [])) or int(fit.get("epochs") or 0)
+        n_fit = len(y)
     else:
         fit = dict(settings["fit"])
         tta = bool(fit.pop("tta", False))
         build = builder(name, X.shape[1:], **settings["build"])
-        model, hist, _, val_idx = fit_fold(build, X, y, groups, every, seed, **fit)
+        model, hist, fit_idx, val_idx = fit_fold(build, X, y, groups, every, seed, **fit)
         history = hist.history
         n_val, epochs = (0 if val_idx is None else len(val_idx)), len(history.get("loss", []))
+        n_fit = len(y) if fit_idx is None else len(fit_idx)
     seconds = time.perf_counter() - start
-    return FinalModel(name=name, settings=settings, model=model, seed=seed, n_train=len(y),
-                      n_val=n_val, tta=tta, epochs=epochs, seconds=seconds, history=history)
+    return FinalModel(name=name, settings=settings, model=model, seed=seed, n_train=n_fit,
+                      n_val=n_val, n_images=len(y), tta=tta, epochs=epochs, seconds=seconds,
+                      history=history)
+
+
+def fit_head(F, y, seed: int = 42, quick: bool | None = None):
+    """The transfer protocol's light head (:func:`protocol` ``"transfer"``: dropout, Dense(1),
+    its epochs, learning rate 1e-3, batches of 32) trained on cached frozen features ``F``
+    (N, 1280) with labels ``y``, seeded with ``seed``: what :func:`utils.crossval.run_transfer_cv`
+    trains in a fold, without the images.  Predict with :func:`utils.crossval.predict`."""
+    from . import transfer
+
+    fit = protocol("transfer", quick)["fit"]
+    F, y = np.asarray(F, dtype=np.float32), np.asarray(y).astype(int)
+    config.seed_everything(seed)
+    head = transfer.light_head(F.shape[1:], 0.3, 1e-3)
+    head.fit(F, y, epochs=int(fit["epochs"]), batch_size=32, verbose=0, shuffle=True)
+    return head
+
+
+def head_cv(F, y, groups, folds: int | None = None, seed: int = 42, quick: bool | None = None,
+            model_seed: int | None = None, evaluate=()):
+    """Grouped K-fold CV of :func:`fit_head` on features ``F``: the folds of
+    :func:`utils.splits.grouped_kfold` (``seed``), fold ``k`` trained with ``model_seed + k``
+    (default ``seed + k``), as :func:`run_protocol` trains ``"transfer"``.  Returns ``(oof,
+    fold_probs)``: the out-of-fold probabilities and, for each array of features in
+    ``evaluate``, the fold models' probabilities on it (one row per fold; their mean is the
+    ensemble of the fold models)."""
+    import keras
+
+    y, groups = np.asarray(y).astype(int), np.asarray(groups)
+    folds = protocol("transfer", quick)["folds"] if folds is None else folds
+    train_seed = seed if model_seed is None else int(model_seed)
+    oof = np.full(len(y), np.nan)
+    fold_probs = [[] for _ in evaluate]
+    for k, (train, test) in enumerate(splits.grouped_kfold(y, groups, folds, seed)):
+        splits.check_split(train, test, groups)
+        head = fit_head(F[train], y[train], train_seed + k, quick)
+        oof[test] = predict(head, F[test])
+        for out, G in zip(fold_probs, evaluate):
+            out.append(predict(head, G))
+        keras.backend.clear_session()
+    return oof, [np.array(p) for p in fold_probs]
 
 
 EXTERNAL_VIEWS = ("axial", "coronal", "sagittal")

@@ -418,3 +418,31 @@ def paired_blur(image, mask, rng, sigma=(0.5, 1.5)):
 #: The paired transforms by name, in the order the chapters show them.
 PAIRED_TRANSFORMS = {"affine": paired_affine, "flip": paired_flip, "elastic": paired_elastic,
                      "intensity": paired_intensity, "gamma": paired_gamma, "blur": paired_blur}
+
+
+# ------------------------------------------------------------------------------------------
+# Intensity standardisation (a candidate against a shift of scanner and collection)
+# ------------------------------------------------------------------------------------------
+def standardise_in_head(X, threshold: float = 0.1, clip: float = 3.0) -> np.ndarray:
+    """Each image z-scored within its head: the mean and SD of the pixels brighter than
+    ``threshold`` x the image's 99th percentile (the head, as :func:`content_box` finds it,
+    without the blur), then ``z`` clipped to ``[-clip, clip]`` and mapped to [0, 1] by
+    ``(z + clip) / (2 clip)``; the background (outside the head) becomes 0.  ``X``: (N, H, W, C)
+    in [0, 1], the channels of an image treated as one (gray repeated as RGB stays so).
+    Returns float32 of the same shape, so that two collections scanned with other contrasts
+    and windowing meet the model at the same intensity scale."""
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 4:
+        raise ValueError(f"X must be (N, H, W, C), not {X.shape}")
+    out = np.zeros_like(X)
+    for i, img in enumerate(X):
+        gray = img.mean(axis=-1)
+        top = np.percentile(gray, 99)
+        inside = gray > threshold * top if top > 0 else np.ones_like(gray, bool)
+        if inside.sum() < 2:
+            continue
+        mu, sd = float(gray[inside].mean()), float(gray[inside].std())
+        z = (img - mu) / (sd if sd > 0 else 1.0)
+        scaled = (np.clip(z, -clip, clip) + clip) / (2 * clip)
+        out[i] = np.where(inside[..., None], scaled, 0.0)
+    return out

@@ -113,20 +113,34 @@ def _find_cv_entries(obj, path=()):
                 yield from _find_cv_entries(value, path + (str(key),))
 
 
-def load_cv_results(name: str = "brain_tumor_cnn", root=None) -> dict | None:
+def load_cv_results(name: str = "brain_tumor_cnn", root=None, mode: str | None = None) -> dict | None:
     """Cross-validation results saved by another chapter (``_build/results/<name>.json``).
 
     Returns ``None`` when the file does not exist, else ``{"environment": ..., "models":
     {model name: {"folds": DataFrame, "oof": array or None, "fold_of": array or None}}}``;
     a model is any entry with a per-fold ``folds`` table; ``oof`` are its out-of-fold
     probabilities when the chapter saved them (keys ``oof`` or ``oof_prob``).
+
+    ``mode`` ("quick" or "full"): only results recorded in that mode (the ``mode`` of the
+    saved environment, :func:`save_results`); a quick run's file is looked for where
+    :func:`save_results` puts it when a full-mode result exists (``quick/<name>.json``).  A file
+    of another mode, or without a recorded mode, gives ``None``, so that a chapter never mixes
+    a quick run's predictions with a full run's (or the reverse).  ``mode=None``: any file.
     """
     import pandas as pd
 
     path = results_dir(root) / f"{name}.json"
+    if mode is not None:
+        if mode not in config.MODES:
+            raise ValueError(f"mode must be one of {config.MODES} or None, not {mode!r}")
+        candidates = [path] + ([results_dir(root) / "quick" / f"{name}.json"]
+                               if mode == "quick" else [])
+        path = next((c for c in candidates if c.is_file() and _saved_mode(c) == mode), None)
+        if path is None:
+            return None
     if not path.is_file():
         return None
-    payload = load_results(name, root)
+    payload = json.loads(path.read_text(encoding="utf-8"))
     models = {}
     for key_path, entry in _find_cv_entries(payload.get("results", {})):
         label = "/".join(key_path) or name

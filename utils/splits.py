@@ -75,3 +75,63 @@ def groups_spread(folds, groups) -> int:
         for g in groups[np.asarray(test)]:
             folds_of.setdefault(g, set()).add(i)
     return sum(len(f) > 1 for f in folds_of.values())
+
+
+# ------------------------------------------------------------------------------------------
+# The external set: one development/test split, and grouped draws from a pool
+# ------------------------------------------------------------------------------------------
+def external_strata(data) -> np.ndarray:
+    """The strata of the external brain MRI set (an ImageSet of
+    :func:`utils.datasets.load_brain_mri_external`): the tumour type for a tumour image,
+    ``"healthy <view>"`` for a healthy slice."""
+    table = data.table
+    y = np.asarray(data.y)
+    return np.where(y == 1, table["tumour_type"].astype(str).to_numpy(),
+                    "healthy " + table["view"].astype(str).to_numpy())
+
+
+def split_external(data, seed: int = 13, test_size: float = 0.5):
+    """The external set split once into *external-dev* and *external-test*: stratified by
+    :func:`external_strata` (each tumour type, each view of the healthy slices on both sides in
+    about equal numbers), grouped by ``data.groups`` (IXI subjects, near-duplicate groups: none
+    on both sides) and seeded.  Returns ``(dev_idx, test_idx)``, sorted; raises if a group
+    straddles the split."""
+    dev, test = grouped_holdout(external_strata(data), data.groups, test_size, seed=seed)
+    check_split(dev, test, data.groups)
+    return np.sort(dev), np.sort(test)
+
+
+def grouped_draw(strata, groups, k: int, pool=None, seed: int = 0) -> np.ndarray:
+    """About ``k`` indices drawn from ``pool`` (default: every index): whole groups, seeded,
+    each stratum contributing in proportion to its size in the pool (at least one group from
+    every stratum; a group whose members lie in several strata, as an IXI subject's slices in
+    three views, counts in the stratum of all of them).  Returns the drawn indices, sorted; ``k=0`` gives none and
+    ``k >= len(pool)`` the whole pool.  The draw for a larger ``k`` with the same seed contains
+    the draw for a smaller one (a learning curve adds images, it never swaps them)."""
+    strata, groups = np.asarray(strata), np.asarray(groups)
+    if len(strata) != len(groups):
+        raise ValueError(f"strata has {len(strata)} entries but groups has {len(groups)}")
+    pool = np.arange(len(groups)) if pool is None else np.asarray(pool, dtype=int)
+    if k <= 0:
+        return np.zeros(0, dtype=int)
+    if k >= len(pool):
+        return np.sort(pool)
+    rng = np.random.default_rng(seed)
+    # a group belongs to the strata of its members (an IXI subject's slices span three views:
+    # its stratum is all three), so that whole groups are drawn, never a part of one
+    members_of: dict = {}
+    for i in pool:
+        members_of.setdefault(groups[i], []).append(i)
+    group_stratum = {g: "|".join(sorted(set(strata[m]))) for g, m in members_of.items()}
+    taken = []
+    for stratum in sorted(set(group_stratum.values())):
+        these_groups = sorted(g for g, st in group_stratum.items() if st == stratum)
+        size = sum(len(members_of[g]) for g in these_groups)
+        target = max(1, int(round(k * size / len(pool))))
+        n = 0
+        for g in rng.permutation(np.array(these_groups, dtype=object)):   # fixed order per seed
+            if n >= target:
+                break
+            taken.extend(members_of[g])
+            n += len(members_of[g])
+    return np.sort(np.array(taken, dtype=int))

@@ -1,0 +1,87 @@
+"""utils.splits.split_external and grouped_draw: the external set's one dev/test split and the
+draws of multi-source training (seeded, grouped, stratified); utils.experiments.fit_head /
+head_cv against the transfer protocol's own cross-validation."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from utils import crossval, experiments as xp, splits
+from utils.datasets import ImageSet
+from utils.transfer import Features
+
+
+def fake_external(seed=0):
+    """300 tumour images (3 types, near-duplicate groups of 1-3) and 240 healthy slices (80
+    subjects x 3 views; a subject's slices form one group across views)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for t in ("glioma", "meningioma", "pituitary"):
+        g = 0
+        while sum(r["tumour_type"] == t for r in rows) < 100:
+            for _ in range(rng.integers(1, 4)):
+                rows.append({"tumour_type": t, "view": "", "group": f"k:{t}{g}", "y": 1})
+            g += 1
+    rows = [r for i, r in enumerate(rows)]
+    for s in range(80):
+        for v in ("axial", "coronal", "sagittal"):
+            rows.append({"tumour_type": "none", "view": v, "group": f"ixi:{s}", "y": 0})
+    table = pd.DataFrame(rows)
+    n = len(table)
+    return ImageSet(np.zeros((n, 2, 2, 1), np.float32), table["y"].to_numpy(),
+                    table["group"].to_numpy(), table, ("no", "yes"))
+
+
+def test_split_external_is_seeded_grouped_and_stratified():
+    data = fake_external()
+    dev, test = splits.split_external(data, seed=13)
+    assert len(dev) + len(test) == len(data) and not set(dev) & set(test)
+    assert splits.straddling_groups(dev, test, data.groups) == 0      # grouped
+    again = splits.split_external(data, seed=13)
+    assert np.array_equal(dev, again[0]) and np.array_equal(test, again[1])   # seeded
+    assert not np.array_equal(test, splits.split_external(data, seed=14)[1])
+    strata = splits.external_strata(data)
+    for s in sorted(set(strata)):   # each tumour type and each healthy view on both sides
+        n_dev, n_test = np.sum(strata[dev] == s), np.sum(strata[test] == s)
+        assert n_dev > 0 and n_test > 0
+        assert abs(n_dev - n_test) <= 0.25 * (n_dev + n_test), s
+
+
+def test_grouped_draw_takes_whole_groups_in_proportion_and_nests():
+    data = fake_external(1)
+    strata, groups = splits.external_strata(data), data.groups
+    dev, _ = splits.split_external(data)
+    for k in (10, 40, 80):
+        d = splits.grouped_draw(strata, groups, k, pool=dev, seed=5)
+        assert set(d) <= set(dev)
+        assert 0.7 * k <= len(d) <= 1.6 * k + 6
+        rest = np.setdiff1d(dev, d)
+        assert splits.straddling_groups(d, rest, groups) == 0          # whole groups only
+        assert len(set(strata[d])) == len(set(strata[dev]))            # every stratum drawn
+        assert np.array_equal(d, splits.grouped_draw(strata, groups, k, pool=dev, seed=5))
+    small = splits.grouped_draw(strata, groups, 20, pool=dev, seed=5)
+    large = splits.grouped_draw(strata, groups, 80, pool=dev, seed=5)
+    assert set(small) <= set(large)
+    assert len(splits.grouped_draw(strata, groups, 0, pool=dev)) == 0
+    assert np.array_equal(splits.grouped_draw(strata, groups, 10 ** 6, pool=dev), np.sort(dev))
+    assert not np.array_equal(small, splits.grouped_draw(strata, groups, 20, pool=dev, seed=6))
+
+
+def test_head_cv_is_the_transfer_protocols_cross_validation():
+    rng = np.random.default_rng(0)
+    n = 60
+    y = np.repeat([0, 1], n // 2)
+    F = (rng.normal(0, 1, (n, 16)) + 0.8 * y[:, None]).astype(np.float32)
+    groups = np.arange(n) // 2
+    data = ImageSet(np.zeros((n, 8, 8, 3), np.float32), y, groups, None, ("no", "yes"))
+    feats = Features(F, "efficientnet_lite0", "top_activation", "pooled", 8, True, 0.0, None)
+    s = xp.protocol("transfer", quick=True)
+    cv = crossval.run_transfer_cv(data, folds=2, seed=42, features=feats, verbose=False,
+                                  **s["fit"])
+    oof, (on_all,) = xp.head_cv(F, y, groups, folds=2, seed=42, quick=True, evaluate=(F,))
+    np.testing.assert_allclose(oof, cv.oof, atol=1e-5)
+    assert on_all.shape == (2, n)
+    head = xp.fit_head(F, y, seed=3, quick=True)
+    p = crossval.predict(head, F)
+    assert p.shape == (n,) and np.all((p >= 0) & (p <= 1))
+    np.testing.assert_allclose(p, crossval.predict(xp.fit_head(F, y, seed=3, quick=True), F),
+                               atol=1e-6)
