@@ -198,6 +198,31 @@ def random_flips(x, y=None, axes=(1, 2, 3), seed=None):
     return x if y is None else (x, y)
 
 
+def flip_combinations(axes):
+    """Every subset of ``axes`` (the empty one first): the 2**len(axes) flips of a sample."""
+    from itertools import combinations
+
+    axes = tuple(axes)
+    return [c for r in range(len(axes) + 1) for c in combinations(axes, r)]
+
+
+def predict_flips(model, x, axes=(1, 2, 3), batch_size: int = 32):
+    """``model.predict`` averaged over the 2**len(axes) flipped copies of the batch ``x``
+    (N, ...): test-time flip averaging.  An output on the input's grid (a segmentation's
+    (N, ..., classes) for an (N, ..., 1) input) is flipped back before averaging; a classifier's
+    (N, 1) output is averaged as it is.  Whether it helps is a choice: make it on validation data."""
+    x = np.asarray(x)
+    total = None
+    combos = flip_combinations(axes)
+    for combo in combos:
+        xf = np.flip(x, axis=combo) if combo else x
+        out = np.asarray(model.predict(xf, batch_size=batch_size, verbose=0))
+        if combo and out.ndim == x.ndim and out.shape[:-1] == x.shape[:-1]:
+            out = np.flip(out, axis=combo)
+        total = out.astype(np.float64) if total is None else total + out
+    return (total / len(combos)).astype(np.float32)
+
+
 # --------------------------------------------------------------------------------------------
 # Scores and pictures
 # --------------------------------------------------------------------------------------------
