@@ -207,3 +207,14 @@ def test_predict_flips_averages_and_flips_back():
     # the average is invariant to flipping the input
     flipped = volumes.predict_flips(Corner(), np.flip(x, axis=2)).ravel()
     assert np.allclose(flipped, got, atol=1e-6)
+
+
+def test_peak_memory_one_step_is_measured_and_grows():
+    small = volumes.peak_memory_one_step((8, 8, 8), batch_size=4)
+    same, large = volumes.peak_memory_steps([(8, 8, 8), (32, 32, 32)], batch_size=4)
+    assert abs(same["step_mb"] - small["step_mb"]) < 20     # run side by side, no interference
+    for r in (small, large):
+        assert r["peak_mb"] >= r["before_mb"] > 50          # a Python process with TensorFlow
+        assert r["step_mb"] == r["peak_mb"] - r["before_mb"]
+    # 256 times the voxels: the step needs more memory (activations alone: tens of MB)
+    assert large["step_mb"] > small["step_mb"] + 5

@@ -183,6 +183,56 @@ def activation_bytes(model, batch_size: int = 1, dtype_bytes: int = 4) -> int:
     return total * batch_size * dtype_bytes
 
 
+_STEP_SCRIPT = """
+import json, resource, sys
+import numpy as np
+import tensorflow as tf
+from utils import volumes
+shape, batch = tuple(json.loads(sys.argv[1])), int(sys.argv[2])
+kib = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+model = volumes.unet3d(shape + (1,), n_classes=3, base_filters=8)
+model.compile(tf.keras.optimizers.Adam(2e-3), volumes.dice_ce_loss(3))
+x = np.zeros((batch,) + shape + (1,), np.float32)
+y = np.zeros((batch,) + shape, np.uint8)
+before = kib()
+model.train_on_batch(x, y)
+print(json.dumps({"before_kib": before, "after_kib": kib()}))
+"""
+
+
+def peak_memory_one_step(shape, batch_size: int = 4, timeout: float = 300) -> dict:
+    """The measured peak resident memory of a fresh Python process that builds the chapter's
+    U-Net (:func:`unet3d`, 8 base filters) for ``shape`` and runs **one** training step on a
+    batch of ``batch_size`` (``resource.getrusage`` max RSS, Linux: KiB).  Returns
+    ``{"before_mb", "peak_mb", "step_mb"}``: the process's peak before the step (Python,
+    TensorFlow, the built model), after it, and their difference (what the step added at its
+    peak).  A separate process, because a process's peak never goes down."""
+    return peak_memory_steps([shape], batch_size, timeout)[0]
+
+
+def peak_memory_steps(shapes, batch_size: int = 4, timeout: float = 300) -> list:
+    """:func:`peak_memory_one_step` for several ``shapes``, one process each, run at the same
+    time (each process's own peak is unaffected by the others)."""
+    import json
+    import subprocess
+    import sys
+
+    from . import config
+
+    procs = [subprocess.Popen([sys.executable, "-c", _STEP_SCRIPT, json.dumps(list(shape)),
+                               str(batch_size)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, cwd=str(config.repo_root())) for shape in shapes]
+    results = []
+    for shape, proc in zip(shapes, procs):
+        out, err = proc.communicate(timeout=timeout)
+        if proc.returncode:
+            raise RuntimeError(f"the training step for {tuple(shape)} failed:\n{err[-2000:]}")
+        r = json.loads(out.strip().splitlines()[-1])
+        before, after = r["before_kib"] / 1024, r["after_kib"] / 1024
+        results.append({"before_mb": before, "peak_mb": after, "step_mb": after - before})
+    return results
+
+
 def random_flips(x, y=None, axes=(1, 2, 3), seed=None):
     """A batch ``x`` (N, ...) with each sample flipped along each of ``axes`` with probability
     1/2 (the same flips applied to ``y`` when given, e.g. label maps)."""
