@@ -189,7 +189,17 @@ import numpy as np
 import tensorflow as tf
 from utils import volumes
 shape, batch = tuple(json.loads(sys.argv[1])), int(sys.argv[2])
-kib = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def kib():
+    # VmHWM: the peak of this process's own memory map (a new one at exec); ru_maxrss would
+    # start from the parent's size at fork (a big notebook kernel), so it is only a fallback
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 model = volumes.unet3d(shape + (1,), n_classes=3, base_filters=8)
 model.compile(tf.keras.optimizers.Adam(2e-3), volumes.dice_ce_loss(3))
 x = np.zeros((batch,) + shape + (1,), np.float32)
@@ -203,7 +213,9 @@ print(json.dumps({"before_kib": before, "after_kib": kib()}))
 def peak_memory_one_step(shape, batch_size: int = 4, timeout: float = 300) -> dict:
     """The measured peak resident memory of a fresh Python process that builds the chapter's
     U-Net (:func:`unet3d`, 8 base filters) for ``shape`` and runs **one** training step on a
-    batch of ``batch_size`` (``resource.getrusage`` max RSS, Linux: KiB).  Returns
+    batch of ``batch_size`` (the peak resident set ``VmHWM`` of ``/proc/self/status`` on
+    Linux, else ``resource.getrusage`` max RSS, which counts from the parent's size at fork).
+    Returns
     ``{"before_mb", "peak_mb", "step_mb"}``: the process's peak before the step (Python,
     TensorFlow, the built model), after it, and their difference (what the step added at its
     peak).  A separate process, because a process's peak never goes down."""
