@@ -185,3 +185,36 @@ def test_random_flips_same_for_labels():
     xa, ya = volumes.random_flips(x, x.copy(), seed=1)
     assert np.array_equal(xa, ya) and not np.array_equal(xa, x)
 
+
+
+def test_predict_flips_averages_and_flips_back():
+    class Corner:                      # a classifier reading one corner voxel
+        def predict(self, x, batch_size=32, verbose=0):
+            return x[:, 0, 0, 0].reshape(len(x), 1)
+
+    class Identity:                    # a 'segmenter' returning its input as one class map
+        def predict(self, x, batch_size=32, verbose=0):
+            return x
+
+    assert volumes.flip_combinations((1, 2)) == [(), (1,), (2,), (1, 2)]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 2, 3, 4, 1)).astype(np.float32)
+    corners = [x[:, i, j, k, 0] for i in (0, -1) for j in (0, -1) for k in (0, -1)]
+    got = volumes.predict_flips(Corner(), x, axes=(1, 2, 3)).ravel()
+    assert np.allclose(got, np.mean(corners, axis=0), atol=1e-6)
+    # flipped copies are flipped back: an identity map comes back unchanged
+    assert np.allclose(volumes.predict_flips(Identity(), x, axes=(1, 2)), x, atol=1e-6)
+    # the average is invariant to flipping the input
+    flipped = volumes.predict_flips(Corner(), np.flip(x, axis=2)).ravel()
+    assert np.allclose(flipped, got, atol=1e-6)
+
+
+def test_peak_memory_one_step_is_measured_and_grows():
+    small = volumes.peak_memory_one_step((8, 8, 8), batch_size=4)
+    same, large = volumes.peak_memory_steps([(8, 8, 8), (32, 32, 32)], batch_size=4)
+    assert abs(same["step_mb"] - small["step_mb"]) < 20     # run side by side, no interference
+    for r in (small, large):
+        assert r["peak_mb"] >= r["before_mb"] > 50          # a Python process with TensorFlow
+        assert r["step_mb"] == r["peak_mb"] - r["before_mb"]
+    # 256 times the voxels: the step needs more memory (activations alone: tens of MB)
+    assert large["step_mb"] > small["step_mb"] + 5

@@ -183,6 +183,68 @@ def activation_bytes(model, batch_size: int = 1, dtype_bytes: int = 4) -> int:
     return total * batch_size * dtype_bytes
 
 
+_STEP_SCRIPT = """
+import json, resource, sys
+import numpy as np
+import tensorflow as tf
+from utils import volumes
+shape, batch = tuple(json.loads(sys.argv[1])), int(sys.argv[2])
+def kib():
+    # VmHWM: the peak of this process's own memory map (a new one at exec); ru_maxrss would
+    # start from the parent's size at fork (a big notebook kernel), so it is only a fallback
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+model = volumes.unet3d(shape + (1,), n_classes=3, base_filters=8)
+model.compile(tf.keras.optimizers.Adam(2e-3), volumes.dice_ce_loss(3))
+x = np.zeros((batch,) + shape + (1,), np.float32)
+y = np.zeros((batch,) + shape, np.uint8)
+before = kib()
+model.train_on_batch(x, y)
+print(json.dumps({"before_kib": before, "after_kib": kib()}))
+"""
+
+
+def peak_memory_one_step(shape, batch_size: int = 4, timeout: float = 300) -> dict:
+    """The measured peak resident memory of a fresh Python process that builds the chapter's
+    U-Net (:func:`unet3d`, 8 base filters) for ``shape`` and runs **one** training step on a
+    batch of ``batch_size`` (the peak resident set ``VmHWM`` of ``/proc/self/status`` on
+    Linux, else ``resource.getrusage`` max RSS, which counts from the parent's size at fork).
+    Returns
+    ``{"before_mb", "peak_mb", "step_mb"}``: the process's peak before the step (Python,
+    TensorFlow, the built model), after it, and their difference (what the step added at its
+    peak).  A separate process, because a process's peak never goes down."""
+    return peak_memory_steps([shape], batch_size, timeout)[0]
+
+
+def peak_memory_steps(shapes, batch_size: int = 4, timeout: float = 300) -> list:
+    """:func:`peak_memory_one_step` for several ``shapes``, one process each, run at the same
+    time (each process's own peak is unaffected by the others)."""
+    import json
+    import subprocess
+    import sys
+
+    from . import config
+
+    procs = [subprocess.Popen([sys.executable, "-c", _STEP_SCRIPT, json.dumps(list(shape)),
+                               str(batch_size)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, cwd=str(config.repo_root())) for shape in shapes]
+    results = []
+    for shape, proc in zip(shapes, procs):
+        out, err = proc.communicate(timeout=timeout)
+        if proc.returncode:
+            raise RuntimeError(f"the training step for {tuple(shape)} failed:\n{err[-2000:]}")
+        r = json.loads(out.strip().splitlines()[-1])
+        before, after = r["before_kib"] / 1024, r["after_kib"] / 1024
+        results.append({"before_mb": before, "peak_mb": after, "step_mb": after - before})
+    return results
+
+
 def random_flips(x, y=None, axes=(1, 2, 3), seed=None):
     """A batch ``x`` (N, ...) with each sample flipped along each of ``axes`` with probability
     1/2 (the same flips applied to ``y`` when given, e.g. label maps)."""
@@ -196,6 +258,31 @@ def random_flips(x, y=None, axes=(1, 2, 3), seed=None):
                 if y is not None:
                     y[i] = np.flip(y[i], axis=a - 1)
     return x if y is None else (x, y)
+
+
+def flip_combinations(axes):
+    """Every subset of ``axes`` (the empty one first): the 2**len(axes) flips of a sample."""
+    from itertools import combinations
+
+    axes = tuple(axes)
+    return [c for r in range(len(axes) + 1) for c in combinations(axes, r)]
+
+
+def predict_flips(model, x, axes=(1, 2, 3), batch_size: int = 32):
+    """``model.predict`` averaged over the 2**len(axes) flipped copies of the batch ``x``
+    (N, ...): test-time flip averaging.  An output on the input's grid (a segmentation's
+    (N, ..., classes) for an (N, ..., 1) input) is flipped back before averaging; a classifier's
+    (N, 1) output is averaged as it is.  Whether it helps is a choice: make it on validation data."""
+    x = np.asarray(x)
+    total = None
+    combos = flip_combinations(axes)
+    for combo in combos:
+        xf = np.flip(x, axis=combo) if combo else x
+        out = np.asarray(model.predict(xf, batch_size=batch_size, verbose=0))
+        if combo and out.ndim == x.ndim and out.shape[:-1] == x.shape[:-1]:
+            out = np.flip(out, axis=combo)
+        total = out.astype(np.float64) if total is None else total + out
+    return (total / len(combos)).astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------------
