@@ -112,9 +112,40 @@ def test_card_says_what_the_model_is(saved):
     assert card["libraries"]["keras"] and card["book_commit"]
     assert card["protocol"]["size"] == SIZE and card["figures"]["cross_validated"]["accuracy"]
     assert any("Not a medical device" in x for x in card["known_limits"])
-    assert any("2-D axial" in x for x in card["known_limits"])
+    assert any("Trained on 7 2-D MRI slices (views not annotated" in x for x in card["known_limits"])
     assert "head crop" in card["preprocessing_in_graph"][0]
+    assert any("backbone input scaling" in x for x in card["preprocessing_in_graph"])
     assert "transfer" in modelcard.describe(card)
+
+
+def test_a_cnn_card_has_no_backbone_line():
+    settings = {"model": "improved", "size": 64, "crop": True, "fit": {}}
+    card = modelcard.make_card("improved", settings, 0.5, n_train=10)
+    assert not any("backbone" in x for x in card["preprocessing_in_graph"])
+    assert any("resize to 64 px" in x for x in card["preprocessing_in_graph"])
+    card = modelcard.make_card("finetune", dict(settings, model="finetune"), 0.5, n_train=10)
+    assert any("backbone" in x for x in card["preprocessing_in_graph"])
+
+
+def test_the_card_counts_the_training_data_it_is_given():
+    import pandas as pd
+
+    table = pd.DataFrame({"y": [1, 1, 1, 0, 0], "view": ["axial", "axial", "axial", "coronal", ""]})
+    card = modelcard.make_card("transfer", {"model": "transfer", "size": 8}, 0.5,
+                               training_table=table)
+    assert card["training_data"]["n_images"] == 5
+    assert card["training_data"]["tumour_share"] == pytest.approx(0.6)
+    limit = next(x for x in card["known_limits"] if x.startswith("Trained on"))
+    assert limit.startswith("Trained on 5 2-D MRI slices (mostly axial (3 of 4 annotated")
+    assert "60%" in " ".join(card["known_limits"]) and "5 public" in card["intended_use"]
+    # another table, other numbers; a count that contradicts the table is refused
+    card = modelcard.make_card("transfer", {"model": "transfer", "size": 8}, 0.5,
+                               training_table=table.iloc[3:])
+    assert card["training_data"]["n_images"] == 2 and "coronal" in card["training_data"]["views"]
+    assert "mostly" not in card["training_data"]["views"]
+    with pytest.raises(ValueError, match="n_train"):
+        modelcard.make_card("transfer", {"model": "transfer", "size": 8}, 0.5, n_train=253,
+                            training_table=table)
 
 
 def test_a_model_that_does_not_match_its_card_is_refused(saved, tmp_path):
@@ -188,9 +219,24 @@ def test_empty_folder_and_no_images_are_clear_errors(tmp_path):
 # ---- the out-of-distribution check ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def ood(mirror):
-    paths = datasets.load_brain_mri(size=8).table["path"]
-    images = [data.read_image(p) for p in paths[::6]]  # 43 of the 253
-    return predict.OODCheck.fit(images, size=64)
+    table = datasets.load_brain_mri(size=8).table.iloc[::6]  # 43 of the 253
+    images = [data.read_image(p) for p in table["path"]]
+    return predict.OODCheck.fit(images, groups=table["near_group"], size=64)
+
+
+def test_leave_group_out_scores_do_not_let_near_copies_answer():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(12, 16))
+    F = np.concatenate([base, base + 1e-3 * rng.normal(size=base.shape)])  # 12 pairs of copies
+    groups = np.tile(np.arange(12), 2)
+    one_out = predict.leave_out_scores(F, k=1)
+    group_out = predict.leave_out_scores(F, k=1, groups=groups)
+    assert one_out.max() < 1e-4          # each image's copy is its nearest neighbour
+    assert group_out.min() > 100 * one_out.max()
+    # with one group per image it is the leave-one-out score
+    assert np.allclose(predict.leave_out_scores(F, k=1, groups=np.arange(24)), one_out)
+    with pytest.raises(ValueError, match="fewer than k"):
+        predict.leave_out_scores(F, k=1, groups=np.zeros(24))
 
 
 def test_ood_flags_a_photo_an_xray_blank_and_dark_images(ood, mirror):
@@ -205,14 +251,32 @@ def test_ood_flags_a_photo_an_xray_blank_and_dark_images(ood, mirror):
     assert "blank" in warn[2] and "very dark" in warn[3]
 
 
+def test_ood_does_not_flag_a_near_copy_of_a_training_image(ood, mirror):
+    import io
+
+    table = datasets.load_brain_mri(size=8).table.iloc[::6]
+    copies = []
+    for p in table["path"].iloc[:3]:
+        im = Image.fromarray(data.read_image(p))
+        im = im.resize((im.width * 9 // 10, im.height * 9 // 10), Image.BILINEAR)
+        buf = io.BytesIO()
+        im.save(buf, format="JPEG", quality=70)
+        copies.append(np.asarray(Image.open(buf).convert("L")))
+    assert ood.warnings(copies) == ["", "", ""]
+
+
 def test_ood_threshold_is_the_training_quantile(ood):
     assert ood.threshold == pytest.approx(np.quantile(ood.train_scores, 0.99))
     assert (ood.train_scores > ood.threshold).mean() <= 0.03
+    # the training scores are leave-group-out ones
+    assert np.allclose(ood.train_scores, predict.leave_out_scores(ood.features, ood.k, ood.groups))
+    assert "leave-group-out" in ood.describe()["threshold_rule"]
 
 
 def test_ood_save_load_round_trip(ood, tmp_path):
     back = predict.OODCheck.load(ood.save(tmp_path / "o.npz"))
     assert back.threshold == ood.threshold and np.array_equal(back.features, ood.features)
+    assert np.array_equal(back.groups, ood.groups)
 
 
 # ---- the command line ----------------------------------------------------------------------

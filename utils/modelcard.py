@@ -32,23 +32,75 @@ from . import config, data, preprocessing
 CARD_VERSION = 1
 CARD_SUFFIX = ".card.json"
 
-INTENDED_USE = (
-    "Teaching and research: shows how a classifier trained on 253 public 2-D brain MRI slices "
-    "behaves on other images. It says whether an axial brain MRI slice resembles the slices "
-    "labelled 'tumour' in its training set; it is no diagnosis.")
-KNOWN_LIMITS = [
-    "Not a medical device; not validated for any clinical use; never use it to decide about a "
-    "patient.",
-    "Trained on 253 2-D axial MRI slices (JPEG/PNG screenshots of one public Kaggle collection, "
-    "mixed sequences, no patient identifiers): other planes, sequences, 3-D volumes, other body "
-    "parts or modalities are outside what it has seen.",
-    "Trained and evaluated on one collection; on an independent collection its accuracy drops "
-    "(see the external-validation chapter and the external figures below, when given).",
-    "The probability is not calibrated for another population: the share of tumours in the "
-    "training set (about 61 %) is far above any clinical prevalence.",
-    "The out-of-distribution warning flags inputs unlike the training slices; an input without a "
-    "warning can still be outside what the model handles.",
-]
+#: Protocols whose model is a pretrained backbone with its own input scaling inside the graph.
+BACKBONE_MODELS = ("transfer", "finetune")
+
+
+def has_backbone(settings: dict) -> bool:
+    """Whether the protocol of ``settings`` is built on a pretrained backbone (whose input
+    scaling is then part of the saved graph); the book's CNNs have none."""
+    return settings.get("model") in BACKBONE_MODELS
+
+
+def training_summary(table=None, n_train: int | None = None) -> dict:
+    """What the card says about the training data, computed from the data passed.
+
+    ``table``: the training set's file table (one row per image; ``y`` the labels, ``view``
+    when the views are annotated).  Returns ``n_images``, ``tumour_share`` (or None), ``views``
+    (counts of the annotated views, {} when none) and ``views_text`` (e.g. "mostly axial (200
+    of 253 annotated)", or "views not annotated in the data").  ``n_train`` must match the
+    table when both are given."""
+    n = None if table is None else int(len(table))
+    if n is not None and n_train is not None and int(n_train) != n:
+        raise ValueError(f"n_train={n_train} but the training table has {n} rows")
+    n = n if n is not None else (None if n_train is None else int(n_train))
+    share = None
+    views: dict = {}
+    if table is not None and "y" in table:
+        share = float(np.mean(np.asarray(table["y"], dtype=float)))
+    if table is not None and "view" in table:
+        v = table["view"].astype(str).str.strip()
+        views = {k: int(c) for k, c in v[v != ""].value_counts().items()}
+    if views:
+        top, count = max(views.items(), key=lambda kv: kv[1])
+        annotated = sum(views.values())
+        word = "only" if count == annotated else ("mostly" if count > annotated / 2 else "largest share")
+        text = (f"{word} {top} ({count} of {annotated} annotated: "
+                + ", ".join(f"{k} {c}" for k, c in sorted(views.items())) + ")")
+    else:
+        text = "views not annotated in the data"
+    return {"n_images": n, "tumour_share": share, "views": views, "views_text": text}
+
+
+def intended_use(n_images: int | None) -> str:
+    n = "an unstated number of" if n_images is None else str(n_images)
+    return ("Teaching and research: shows how a classifier trained on " + n + " public 2-D "
+            "brain MRI slices behaves on other images. It says whether a brain MRI slice "
+            "resembles the slices labelled 'tumour' in its training set; it is no diagnosis.")
+
+
+def known_limits(summary: dict) -> list:
+    """The card's known limits, with the training set's figures from :func:`training_summary`."""
+    n = summary.get("n_images")
+    n = "an unstated number of" if n is None else str(n)
+    share = summary.get("tumour_share")
+    limits = [
+        "Not a medical device; not validated for any clinical use; never use it to decide about "
+        "a patient.",
+        f"Trained on {n} 2-D MRI slices ({summary.get('views_text', 'views not annotated in the data')}; "
+        "JPEG/PNG screenshots of one public Kaggle collection, mixed sequences, no patient "
+        "identifiers): other planes, sequences, 3-D volumes, other body parts or modalities "
+        "are outside what it has seen.",
+        "Trained and evaluated on one collection; on an independent collection its accuracy "
+        "drops (see the external-validation chapter and the external figures below, when given).",
+    ]
+    if share is not None:
+        limits.append(f"The probability is not calibrated for another population: the share of "
+                      f"tumours in the training set ({share:.0%}) is far above any clinical "
+                      "prevalence.")
+    limits.append("The out-of-distribution warning flags inputs unlike the training slices; an "
+                  "input without a warning can still be outside what the model handles.")
+    return limits
 
 
 class ModelCardError(ValueError):
@@ -183,14 +235,18 @@ def library_versions() -> dict:
 def make_card(name: str, settings: dict, threshold: float, seed: int | None = None,
               n_train: int | None = None, dataset: str = "brain_mri", figures: dict | None = None,
               operating_point: dict | None = None, tta: bool = False,
-              extra: dict | None = None) -> dict:
+              extra: dict | None = None, training_table=None) -> dict:
     """The model card of model ``name`` as a dict (without the file hashes :func:`save` adds).
 
     ``figures``: e.g. ``{"cross_validated": {"accuracy": [value, lo, hi], ...}, "external":
     {...}}`` (each figure with its 95 % interval); ``operating_point``: how the threshold was
     chosen and what it gave (e.g. ``{"chosen_on": "out-of-fold predictions", "target":
-    "sensitivity 0.95", "sensitivity": [...], "specificity": [...]}``).
+    "sensitivity 0.95", "sensitivity": [...], "specificity": [...]}``); ``training_table``: the
+    training images' file table, from which the card's count, tumour share and views come
+    (:func:`training_summary`; without it only ``n_train``).  The backbone's input scaling is
+    listed only for a protocol with a backbone (:func:`has_backbone`).
     """
+    summary = training_summary(training_table, n_train)
     manifest = data.MANIFEST_DIR / f"{dataset}.csv"
     card = {
         "card_version": CARD_VERSION,
@@ -204,20 +260,23 @@ def make_card(name: str, settings: dict, threshold: float, seed: int | None = No
         "preprocessing_in_graph": (["head crop (utils.preprocessing.head_crop)"]
                                    if settings.get("crop") else ["antialiased resize"])
         + [f"resize to {settings['size']} px"]
-        + ["backbone input scaling (inside the model)"]
+        + (["backbone input scaling (inside the model)"] if has_backbone(settings) else [])
         + (["mean over the image and its mirror image (TTA)"] if tta else []),
         "protocol": json.loads(json.dumps(settings, default=str)),
         "mode": "quick" if config.is_quick() else "full",
         "seed": seed,
         "training_data": {"manifest": f"utils/manifests/{dataset}.csv",
-                          "manifest_sha256": data.sha256_file(manifest), "n_images": n_train},
+                          "manifest_sha256": data.sha256_file(manifest),
+                          "n_images": summary["n_images"],
+                          "tumour_share": summary["tumour_share"],
+                          "views": summary["views_text"]},
         "book_commit": book_commit(),
         "libraries": library_versions(),
         "threshold": float(threshold),
         "operating_point": operating_point or {"chosen_on": "not given"},
         "figures": figures or {},
-        "intended_use": INTENDED_USE,
-        "known_limits": list(KNOWN_LIMITS),
+        "intended_use": intended_use(summary["n_images"]),
+        "known_limits": known_limits(summary),
     }
     if extra:
         card.update(extra)

@@ -5,8 +5,10 @@ training images.
   cropped to the head (:func:`utils.preprocessing.crop_to_content`) and described by the frozen
   ImageNet EfficientNet-Lite0's pooled features (:func:`utils.transfer.lite0_backbone`); its
   score is the mean cosine distance to its ``k`` nearest training images.  The threshold is a
-  quantile (default 0.99) of the training images' own scores, each computed leaving the image
-  itself out, so about 1 % of training-like images are flagged by construction.  Two intensity
+  quantile (default 0.99) of the training images' own scores, each computed leaving the image's
+  whole near-duplicate **group** out (``groups``; without groups the image alone), so about 1 %
+  of training-like images are flagged by construction.  Leaving only the image out would let
+  its near-copies answer for it: the training scores, and so the threshold, come out too small.  Two intensity
   rules fitted on the same images flag blank and very dark inputs whatever the features say.
 * :func:`collect_files`, :func:`predict_files`: every image of the given files and folders
   (recursively), one row per file (path, probability, decision at the card's threshold,
@@ -69,11 +71,28 @@ def _unit(F) -> np.ndarray:
     return F / np.maximum(np.linalg.norm(F, axis=1, keepdims=True), 1e-12)
 
 
-def _knn_distance(Q, T, k: int, leave_self_out: bool = False) -> np.ndarray:
+def _knn_distance(Q, T, k: int, leave_self_out: bool = False, groups=None) -> np.ndarray:
+    """Mean cosine distance of each row of ``Q`` to its ``k`` nearest rows of ``T``.
+
+    ``Q`` is ``T`` when ``leave_self_out`` or ``groups`` is given: then row i's neighbours
+    exclude row i itself, or (``groups``) every row of row i's group."""
     d = 1.0 - _unit(Q) @ _unit(T).T  # cosine distance
-    if leave_self_out:
+    if groups is not None:
+        g = np.asarray(groups)
+        if len(g) != len(d) or d.shape[0] != d.shape[1]:
+            raise ValueError(f"groups has {len(g)} entries for a {d.shape} distance matrix")
+        d[g[:, None] == g[None, :]] = np.inf
+    elif leave_self_out:
         np.fill_diagonal(d, np.inf)
+    if not np.isfinite(np.sort(d, axis=1)[:, k - 1]).all():
+        raise ValueError(f"fewer than k={k} training images outside some image's group")
     return np.sort(d, axis=1)[:, :k].mean(axis=1)
+
+
+def leave_out_scores(features, k: int = 5, groups=None) -> np.ndarray:
+    """The training images' own scores: each image's mean distance to its ``k`` nearest other
+    training images outside its group (``groups``; without groups, outside itself only)."""
+    return _knn_distance(features, features, k, leave_self_out=True, groups=groups)
 
 
 @dataclass
@@ -87,21 +106,28 @@ class OODCheck:
     quantile: float
     dark_p99: float           # an image whose 99th percentile is below this is "very dark"
     blank_std: float          # an image whose SD is below this is "blank"
-    train_scores: np.ndarray  # the training images' leave-one-out scores
+    train_scores: np.ndarray  # the training images' leave-group-out (or leave-one-out) scores
+    groups: np.ndarray | None = None  # the training images' near-duplicate groups, if given
 
     @classmethod
-    def fit(cls, images, k: int = 5, quantile: float = 0.99, size: int | None = None):
-        """Fit on training images (grayscale uint8 arrays, any sizes)."""
+    def fit(cls, images, groups=None, k: int = 5, quantile: float = 0.99,
+            size: int | None = None):
+        """Fit on training images (grayscale uint8 arrays, any sizes) and their near-duplicate
+        ``groups`` (one label per image; None: each image its own group)."""
         images = [np.asarray(im) for im in images]
         if len(images) <= k:
             raise ValueError(f"need more than k={k} training images, got {len(images)}")
+        if groups is not None:
+            groups = np.asarray(groups).astype(str)
+            if len(groups) != len(images):
+                raise ValueError(f"{len(groups)} groups for {len(images)} images")
         size = config.by_mode(quick=64, full=224) if size is None else int(size)
         F = _features(images, size)
-        scores = _knn_distance(F, F, k, leave_self_out=True)
+        scores = leave_out_scores(F, k, groups)
         p99 = np.array([np.percentile(im, 99) for im in images]) / 255.0
         sds = np.array([im.std() for im in images]) / 255.0
         return cls(F, float(np.quantile(scores, quantile)), int(k), size, float(quantile),
-                   float(0.5 * p99.min()), float(min(0.005, 0.5 * sds.min())), scores)
+                   float(0.5 * p99.min()), float(min(0.005, 0.5 * sds.min())), scores, groups)
 
     def score(self, images) -> np.ndarray:
         return _knn_distance(_features([np.asarray(im) for im in images], self.size),
@@ -127,8 +153,9 @@ class OODCheck:
 
     def save(self, path) -> Path:
         path = Path(path)
+        extra = {} if self.groups is None else {"groups": np.asarray(self.groups).astype(str)}
         np.savez_compressed(path, features=self.features, train_scores=self.train_scores,
-                            meta=np.array(json.dumps({
+                            **extra, meta=np.array(json.dumps({
                                 "threshold": self.threshold, "k": self.k, "size": self.size,
                                 "quantile": self.quantile, "dark_p99": self.dark_p99,
                                 "blank_std": self.blank_std})))
@@ -138,8 +165,10 @@ class OODCheck:
     def load(cls, path):
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
+            groups = z["groups"] if "groups" in z.files else None
             return cls(z["features"], meta["threshold"], meta["k"], meta["size"],
-                       meta["quantile"], meta["dark_p99"], meta["blank_std"], z["train_scores"])
+                       meta["quantile"], meta["dark_p99"], meta["blank_std"], z["train_scores"],
+                       groups)
 
     def describe(self) -> dict:
         return {"method": "mean cosine distance of frozen EfficientNet-Lite0 pooled features of "
@@ -147,7 +176,9 @@ class OODCheck:
                 "k": self.k, "size": self.size, "n_train": int(len(self.features)),
                 "threshold": self.threshold,
                 "threshold_rule": f"{self.quantile} quantile of the training images' "
-                                  "leave-one-out scores",
+                                  + ("leave-group-out scores (neighbours outside the image's "
+                                     "near-duplicate group)" if self.groups is not None
+                                     else "leave-one-out scores"),
                 "dark_rule": f"99th percentile of the pixels < {self.dark_p99:.3f}",
                 "blank_rule": f"pixel SD < {self.blank_std:.3f}"}
 
@@ -226,14 +257,25 @@ def training_images(dataset: str = "brain_mri") -> list[np.ndarray]:
     """The raw training images (grayscale uint8, original sizes), in the loaders' order."""
     from . import datasets
 
-    return [read_for_model(p) for p in datasets.load_brain_mri(size=8).table["path"]]
+    return [read_for_model(p) for p in training_table(dataset)["path"]]
+
+
+def training_table(dataset: str = "brain_mri"):
+    """The training images' file table in the loaders' order (``near_group``: their
+    near-duplicate groups, the groups of :func:`OODCheck.fit`)."""
+    from . import datasets
+
+    if dataset != "brain_mri":
+        raise ValueError(f"only the brain_mri training set is known, not {dataset!r}")
+    return datasets.load_brain_mri(size=8).table
 
 
 def save_final(final, path, figures=None, operating_point=None, ood: OODCheck | None = None,
-               tta: bool | None = None) -> Path:
+               tta: bool | None = None, training_table=None) -> Path:
     """Save a final model (the object :func:`utils.experiments.fit_final` returns: ``name``,
     ``settings``, ``model``, ``threshold``, ``seed``, ``n_train``) as a :func:`deployable`
-    ``.keras`` file, its OOD check as ``NAME.ood.npz`` and the card; returns the model path."""
+    ``.keras`` file, its OOD check as ``NAME.ood.npz`` and the card; returns the model path.
+    ``training_table``: the training images' table, whose count and views the card states."""
     path = Path(path)
     if tta is None:  # the final model's own test-time augmentation (FinalModel.tta)
         tta = bool(getattr(final, "tta", False))
@@ -247,7 +289,8 @@ def save_final(final, path, figures=None, operating_point=None, ood: OODCheck | 
         extra["ood"] = ood.describe()
     card = modelcard.make_card(final.name, final.settings, final.threshold, seed=final.seed,
                                n_train=final.n_train, figures=figures,
-                               operating_point=operating_point, tta=tta, extra=extra)
+                               operating_point=operating_point, tta=tta, extra=extra,
+                               training_table=training_table)
     modelcard.save(model, card, path, attachments)
     return path
 
@@ -273,8 +316,9 @@ def train_and_save(name: str, path=None, seed: int = 42) -> Path:
         raise RuntimeError("utils.experiments.fit_final is not available in this version of "
                            "the book; pass --weights FILE")
     final = fit_final(name, seed=seed)
-    ood = OODCheck.fit(training_images())
-    return save_final(final, path or default_model_path(name), ood=ood)
+    table = training_table()
+    ood = OODCheck.fit([read_for_model(p) for p in table["path"]], groups=table["near_group"])
+    return save_final(final, path or default_model_path(name), ood=ood, training_table=table)
 
 
 # ------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from ..exercises import Feedback, check_number, correct, is_unanswered, parse_nu
 #: Exercise 1: one stored CT value and the tags that turn it into a gray level.
 STORED, SLOPE, INTERCEPT, CENTER, WIDTH = 1100, 1.0, -1024.0, 40.0, 400.0
 
-#: Exercise 2: leave-one-out OOD scores of 200 training images and of 5 new inputs.
+#: Exercise 2: leave-group-out OOD scores of 200 training images and of 5 new inputs.
 TRAIN_SCORES = np.round(np.random.default_rng(14).gamma(4.0, 0.05, 200), 4)
 NEW_SCORES = (0.12, 0.31, 0.45, 0.52, 0.95)
 
