@@ -118,3 +118,88 @@ def check_report(text, mentions=(), min_words: int = MIN_WORDS) -> Feedback:
     if not re.search(r"\d", text):
         return wrong("the report quotes no number; state the figures you measured.")
     return correct(f"report of {len(words)} words (the rubric grades its content).")
+
+
+#: How far a reported grouped interval may lie from the check's own recomputation (absolute, on
+#: each bound, plus a share of the width for the resampling noise of another seed or n_boot).
+INTERVAL_TOL = 0.01
+INTERVAL_REL_TOL = 0.15
+
+
+def _close_interval(got, want) -> bool:
+    width = max(want[1] - want[0], 0.0)
+    tol = INTERVAL_TOL + INTERVAL_REL_TOL * width
+    return abs(got[0] - want[0]) <= tol and abs(got[1] - want[1]) <= tol
+
+
+def check_grouped_interval(value, interval, y_true, y_pred, groups, what: str = "the figure",
+                           metric=None, pred_b=None, n_boot: int = 1000, seed: int = 0) -> Feedback:
+    """``value`` is ``metric(y_true, y_pred)`` (minus ``metric(y_true, pred_b)`` for a paired
+    difference) and ``interval`` is its **grouped** (cluster bootstrap) interval over ``groups``.
+
+    :func:`check_in_interval` accepts any interval that contains the figure, so an image-level
+    (Wilson, plain bootstrap) interval of clustered data would pass; this check recomputes the
+    group bootstrap (:func:`utils.metrics.cluster_bootstrap_ci`, or ``cluster_bootstrap_diff``
+    with ``pred_b``) from the predictions and groups and compares the bounds within
+    :data:`INTERVAL_TOL` + :data:`INTERVAL_REL_TOL` x width (another seed or ``n_boot`` passes, an
+    interval that ignores the groups does not)."""
+    from ..metrics import _accuracy, cluster_bootstrap_ci, cluster_bootstrap_diff
+
+    first = check_in_interval(value, interval, what)
+    if not first.ok:
+        return first
+    if any(is_unanswered(a) for a in (y_true, y_pred, groups)):
+        return unanswered("the predictions and groups the interval was computed on")
+    lo, hi = parse_pair(interval, "its interval (low, high)")
+    metric = metric or _accuracy
+    try:
+        t, p, g = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups)
+        figure = float(metric(t, p)) - (0.0 if pred_b is None else float(metric(t, np.asarray(pred_b))))
+        if pred_b is None:
+            want = cluster_bootstrap_ci(t, p, g, metric=metric, n_boot=n_boot, seed=seed)
+        else:
+            d = cluster_bootstrap_diff(t, p, np.asarray(pred_b), g, metric=metric, n_boot=n_boot, seed=seed)
+            want = (d["ci_low"], d["ci_high"])
+    except (TypeError, ValueError) as err:
+        return wrong(f"could not recompute {what} from the predictions and groups: {err}")
+    if not math.isclose(figure, float(value), abs_tol=1e-6):
+        return wrong(f"{what} {float(value):.3f} is not the figure of these predictions "
+                     f"({figure:.3f}).")
+    if not _close_interval((lo, hi), want):
+        narrower = (hi - lo) < (want[1] - want[0]) - INTERVAL_TOL
+        hint = (" It is narrower: was it computed per image (Wilson, plain bootstrap) instead of "
+                "resampling the groups (metrics.cluster_bootstrap_ci)?" if narrower else "")
+        return wrong(f"the interval ({lo:.3f}, {hi:.3f}) is not the group-bootstrap interval of "
+                     f"{what} over its {len(np.unique(g))} groups, about ({want[0]:.3f}, "
+                     f"{want[1]:.3f}).{hint}")
+    return correct(f"{what} {float(value):.3f} in ({lo:.3f}, {hi:.3f}), the group-bootstrap "
+                   f"interval over {len(np.unique(g))} groups.")
+
+
+def check_fold_interval(value, interval, scores_a, scores_b, n_train, n_test,
+                        what: str = "the difference") -> Feedback:
+    """``value`` is the mean fold difference ``scores_a - scores_b`` and ``interval`` its
+    corrected resampled t-interval (Nadeau-Bengio, :func:`utils.metrics.corrected_resampled_ttest`)
+    over the same grouped folds, recomputed here; a plain paired t-interval (too narrow: the
+    folds share training images) is refused."""
+    from ..metrics import corrected_resampled_ttest
+
+    first = check_in_interval(value, interval, what)
+    if not first.ok:
+        return first
+    if any(is_unanswered(a) for a in (scores_a, scores_b, n_train, n_test)):
+        return unanswered("the per-fold scores and the training/test sizes")
+    try:
+        test = corrected_resampled_ttest(scores_a, scores_b, n_train, n_test)
+    except (TypeError, ValueError) as err:
+        return wrong(f"could not recompute the corrected t-interval: {err}")
+    lo, hi = parse_pair(interval, "its interval (low, high)")
+    if not math.isclose(test["mean_diff"], float(value), abs_tol=1e-6):
+        return wrong(f"{what} {float(value):.3f} is not the mean fold difference "
+                     f"({test['mean_diff']:.3f}).")
+    want = (test["ci_low"], test["ci_high"])
+    if not (math.isclose(lo, want[0], abs_tol=1e-6) and math.isclose(hi, want[1], abs_tol=1e-6)):
+        return wrong(f"the interval ({lo:.3f}, {hi:.3f}) is not the corrected resampled "
+                     f"t-interval of these folds ({want[0]:.3f}, {want[1]:.3f}); use "
+                     "metrics.corrected_resampled_ttest (the folds share training images).")
+    return correct(f"{what} {float(value):+.3f} in its corrected t-interval ({lo:+.3f}, {hi:+.3f}).")
