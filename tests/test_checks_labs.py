@@ -110,3 +110,29 @@ def test_check_fold_interval():
     assert labs.check_in_interval(t["mean_diff"], (lo, hi)).ok
     msg = labs.check_fold_interval(t["mean_diff"], (lo, hi), a, b, 80, 20).message
     assert "corrected" in msg
+
+
+def test_check_locked_apart():
+    dev, test = splits.grouped_holdout(Y, GROUPS, 0.25, seed=0)
+    folds = [(dev[tr], dev[te]) for tr, te in splits.grouped_kfold(Y[dev], GROUPS[dev], 2, seed=0)]
+    assert labs.check_locked_apart(folds, test, GROUPS).ok
+    leaky = [(np.r_[tr, test[:1]], te) for tr, te in folds]
+    assert "locked test images" in labs.check_locked_apart(leaky, test, GROUPS).message
+    partner = test[0] ^ 1                       # the near-duplicate of a locked image (pairs 2k, 2k+1)
+    same_group = [(np.r_[np.setdiff1d(tr, [partner]), [partner]], te) for tr, te in folds]
+    moved = np.setdiff1d(test, [partner])
+    assert "groups" in labs.check_locked_apart(same_group, moved, GROUPS).message
+    assert "No answer" in labs.check_locked_apart(..., test, GROUPS).message
+
+
+def test_locked_test_records_what_it_scored():
+    from types import SimpleNamespace
+    from utils.checks import capstone as cap
+    from utils.metrics import cluster_bootstrap_ci
+    data = SimpleNamespace(X=np.zeros((len(Y), 2)), y=Y, groups=GROUPS)
+    locked = cap.LockedTest(data)
+    res = locked.evaluate(lambda X: np.ones(len(X), int))
+    s = locked.scored
+    assert (s["pred"] == 1).all() and (s["y"] == Y).all()
+    assert labs.check_grouped_interval(res["accuracy"], res["accuracy_ci"], s["y"], s["pred"], s["groups"]).ok
+    assert res["accuracy_ci"] == cluster_bootstrap_ci(Y, s["pred"], GROUPS, seed=0)

@@ -13,6 +13,7 @@ import re
 import numpy as np
 
 from ..exercises import Feedback, correct, is_unanswered, parse_pair, unanswered, wrong
+from ..metrics import cluster_bootstrap_ci
 
 #: What a report must at least hold to count as filled in.
 MIN_WORDS = 40
@@ -143,7 +144,7 @@ def check_grouped_interval(value, interval, y_true, y_pred, groups, what: str = 
     with ``pred_b``) from the predictions and groups and compares the bounds within
     :data:`INTERVAL_TOL` + :data:`INTERVAL_REL_TOL` x width (another seed or ``n_boot`` passes, an
     interval that ignores the groups does not)."""
-    from ..metrics import _accuracy, cluster_bootstrap_ci, cluster_bootstrap_diff
+    from ..metrics import _accuracy, cluster_bootstrap_diff
 
     first = check_in_interval(value, interval, what)
     if not first.ok:
@@ -203,3 +204,99 @@ def check_fold_interval(value, interval, scores_a, scores_b, n_train, n_test,
                      f"t-interval of these folds ({want[0]:.3f}, {want[1]:.3f}); use "
                      "metrics.corrected_resampled_ttest (the folds share training images).")
     return correct(f"{what} {float(value):+.3f} in its corrected t-interval ({lo:+.3f}, {hi:+.3f}).")
+
+
+def check_locked_apart(folds, locked_idx, groups) -> Feedback:
+    """The development ``folds`` never touch the locked test part ``locked_idx``: no image and
+    no group of it appears in any fold (the locked figure is then a first look)."""
+    if is_unanswered(folds) or is_unanswered(locked_idx):
+        return unanswered("the development folds and the locked test indices")
+    groups = np.asarray(groups)
+    locked = np.asarray(locked_idx, dtype=int).ravel()
+    try:
+        used = np.unique(np.concatenate([np.r_[np.asarray(tr, int).ravel(), np.asarray(te, int).ravel()]
+                                         for tr, te in folds]))
+    except (TypeError, ValueError):
+        return wrong("expected a list of (train_idx, test_idx) pairs of index arrays.")
+    if set(used) & set(locked):
+        return wrong(f"{len(set(used) & set(locked))} locked test images are in the development "
+                     "folds: develop on the development part only.")
+    shared = set(groups[used]) & set(groups[locked])
+    if shared:
+        return wrong(f"{len(shared)} groups have images in the development folds and in the locked "
+                     "test part: split by group (splits.grouped_holdout).")
+    return correct(f"the development folds use {len(used)} images, none of the {len(locked)} "
+                   "locked ones and none of their groups.")
+
+
+# ------------------------------------------------------------------------------------------
+# A locked test set, scored once (lab 08, the capstone)
+# ------------------------------------------------------------------------------------------
+def _sensitivity(t, p):
+    pos = t == 1
+    if not pos.any():
+        raise ValueError("no positive image")
+    return float(np.mean(p[pos] == 1))
+
+
+def _specificity(t, p):
+    neg = t == 0
+    if not neg.any():
+        raise ValueError("no negative image")
+    return float(np.mean(p[neg] == 0))
+
+
+class LockedTest:
+    """A test set that may be scored once.
+
+    ``data`` has ``X``, ``y`` and ``groups`` (an :class:`utils.datasets.ImageSet`).
+    :meth:`evaluate` takes a function from images to 0/1 predictions, scores it once (accuracy,
+    sensitivity, specificity, each with a group-bootstrap 95 % interval) and records the look;
+    a second call raises ``RuntimeError`` and is recorded too.
+    """
+
+    def __init__(self, data, name: str = "external test set"):
+        self._data, self.name = data, name
+        self.looks, self.result, self.scored = 0, None, None
+
+    def __len__(self):
+        return len(self._data.y)
+
+    def evaluate(self, predict, threshold: float = 0.5, seed: int = 0) -> dict:
+        self.looks += 1
+        if self.looks > 1:
+            raise RuntimeError(f"the {self.name} was already scored once; its figure is "
+                               f"{self.result}. Choose on development data, not on it.")
+        y, groups = np.asarray(self._data.y), np.asarray(self._data.groups)
+        pred = np.asarray(predict(self._data.X)).ravel()
+        if pred.dtype.kind == "f" and not np.isin(pred, (0.0, 1.0)).all():
+            pred = (pred >= threshold).astype(int)
+        pred = pred.astype(int)
+        out = {"n": int(len(y)), "groups": int(len(np.unique(groups)))}
+        for name, metric in (("accuracy", None), ("sensitivity", _sensitivity),
+                             ("specificity", _specificity)):
+            try:
+                value = float(np.mean(pred == y)) if metric is None else metric(y, pred)
+            except ValueError:
+                continue
+            out[name] = value
+            out[f"{name}_ci"] = cluster_bootstrap_ci(y, pred, groups, metric=metric, seed=seed)
+        self.result = out
+        #: What the one look scored (labels, 0/1 predictions, groups), for the checks that
+        #: recompute its intervals (utils.checks.labs.check_grouped_interval).
+        self.scored = {"y": y, "pred": pred, "groups": groups}
+        return out
+
+
+def check_locked_once(test) -> Feedback:
+    """The locked test set was scored exactly once."""
+    if is_unanswered(test) or not isinstance(test, LockedTest):
+        return unanswered("the LockedTest that holds the external test set")
+    if test.looks == 0:
+        return wrong("the locked test set has not been scored yet: score the final model once, "
+                     "with test.evaluate(predict), at the end.")
+    if test.looks > 1:
+        return wrong(f"the locked test set was scored {test.looks} times; a figure chosen among "
+                     "several looks is no test figure. Restart the kernel, make every choice on "
+                     "the development folds and score it once.")
+    return correct(f"scored once: {len(test)} images.")
