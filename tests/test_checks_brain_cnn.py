@@ -70,3 +70,18 @@ def test_sensitivity_threshold():
     assert "lower the threshold" in ex.check_sensitivity_threshold(0.5).message
     assert "highest one" in ex.check_sensitivity_threshold(0.2).message
     assert "No answer yet" in ex.check_sensitivity_threshold(...).message
+
+
+def test_sensitivity_threshold_is_the_calibration_helper():
+    """The exercise's threshold is utils.calibration.threshold_for_sensitivity (one helper), and
+    both agree with a brute force over every candidate threshold, at several targets."""
+    from utils.calibration import threshold_for_sensitivity
+    from utils.checks.brain_tumor_cnn import sensitivity_threshold
+    import inspect
+    assert "threshold_for_sensitivity" in inspect.getsource(sensitivity_threshold)
+    rng = np.random.default_rng(3)
+    for target in (0.5, 0.8, 0.9, 0.95, 1.0):
+        for y, p in [(ex.DEV_Y, ex.DEV_PROB),
+                     (rng.integers(0, 2, 40) | np.eye(1, 40, 0, dtype=int)[0], rng.random(40))]:
+            brute = max(t for t in p if np.mean(p[y == 1] >= t) >= target)
+            assert sensitivity_threshold(p, y, target) == threshold_for_sensitivity(y, p, target) == brute

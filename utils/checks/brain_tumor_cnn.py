@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from ..calibration import threshold_for_sensitivity
 from ..exercises import Feedback, check_number, correct, parse_number, parse_pair, wrong
 
 # Exercise 1: parameters of the paper's CNN when layer 4 uses the text's 4x4 kernel.
@@ -120,11 +121,11 @@ TARGET_SENSITIVITY = 0.90
 
 def sensitivity_threshold(prob=None, y=None, target: float = TARGET_SENSITIVITY) -> float:
     """The highest threshold t (one of the probabilities) at which "tumour if prob >= t" finds
-    at least ``target`` of the tumours."""
+    at least ``target`` of the tumours: :func:`utils.calibration.threshold_for_sensitivity` on
+    the exercise's development predictions (the one helper, not a copy of it)."""
     prob = DEV_PROB if prob is None else np.asarray(prob)
     y = DEV_Y if y is None else np.asarray(y)
-    positives = np.sort(prob[y == 1])[::-1]
-    return float(positives[math.ceil(target * len(positives)) - 1])
+    return threshold_for_sensitivity(y, prob, target)
 
 
 def _rates(t: float):

@@ -14,7 +14,9 @@ import re
 import numpy as np
 
 from ..exercises import Feedback, correct, is_unanswered, unanswered, wrong
-from ..metrics import cluster_bootstrap_ci
+# The locked test set and its check are shared by every lab with a locked figure (lab 08, the
+# capstone): they live in utils.checks.labs and are named here too.
+from .labs import LockedTest, check_locked_once  # noqa: F401
 
 #: The sections a model card must fill in, and what each holds.
 CARD_FIELDS = {
@@ -25,73 +27,6 @@ CARD_FIELDS = {
     "limitations": "what the figures do not show (populations, scanners, the confounds)",
 }
 MIN_CARD_WORDS = 12
-
-
-def _sensitivity(t, p):
-    pos = t == 1
-    if not pos.any():
-        raise ValueError("no positive image")
-    return float(np.mean(p[pos] == 1))
-
-
-def _specificity(t, p):
-    neg = t == 0
-    if not neg.any():
-        raise ValueError("no negative image")
-    return float(np.mean(p[neg] == 0))
-
-
-class LockedTest:
-    """A test set that may be scored once.
-
-    ``data`` has ``X``, ``y`` and ``groups`` (an :class:`utils.datasets.ImageSet`).
-    :meth:`evaluate` takes a function from images to 0/1 predictions, scores it once (accuracy,
-    sensitivity, specificity, each with a group-bootstrap 95 % interval) and records the look;
-    a second call raises ``RuntimeError`` and is recorded too.
-    """
-
-    def __init__(self, data, name: str = "external test set"):
-        self._data, self.name = data, name
-        self.looks, self.result = 0, None
-
-    def __len__(self):
-        return len(self._data.y)
-
-    def evaluate(self, predict, threshold: float = 0.5, seed: int = 0) -> dict:
-        self.looks += 1
-        if self.looks > 1:
-            raise RuntimeError(f"the {self.name} was already scored once; its figure is "
-                               f"{self.result}. Choose on development data, not on it.")
-        y, groups = np.asarray(self._data.y), np.asarray(self._data.groups)
-        pred = np.asarray(predict(self._data.X)).ravel()
-        if pred.dtype.kind == "f" and not np.isin(pred, (0.0, 1.0)).all():
-            pred = (pred >= threshold).astype(int)
-        pred = pred.astype(int)
-        out = {"n": int(len(y)), "groups": int(len(np.unique(groups)))}
-        for name, metric in (("accuracy", None), ("sensitivity", _sensitivity),
-                             ("specificity", _specificity)):
-            try:
-                value = float(np.mean(pred == y)) if metric is None else metric(y, pred)
-            except ValueError:
-                continue
-            out[name] = value
-            out[f"{name}_ci"] = cluster_bootstrap_ci(y, pred, groups, metric=metric, seed=seed)
-        self.result = out
-        return out
-
-
-def check_locked_once(test) -> Feedback:
-    """The locked test set was scored exactly once."""
-    if is_unanswered(test) or not isinstance(test, LockedTest):
-        return unanswered("the LockedTest that holds the external test set")
-    if test.looks == 0:
-        return wrong("the locked test set has not been scored yet: score the final model once, "
-                     "with test.evaluate(predict), at the end.")
-    if test.looks > 1:
-        return wrong(f"the locked test set was scored {test.looks} times; a figure chosen among "
-                     "several looks is no test figure. Restart the kernel, make every choice on "
-                     "the development folds and score it once.")
-    return correct(f"scored once: {len(test)} images.")
 
 
 def check_model_card(card) -> Feedback:

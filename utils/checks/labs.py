@@ -13,6 +13,7 @@ import re
 import numpy as np
 
 from ..exercises import Feedback, correct, is_unanswered, parse_pair, unanswered, wrong
+from ..metrics import cluster_bootstrap_ci
 
 #: What a report must at least hold to count as filled in.
 MIN_WORDS = 40
@@ -118,3 +119,184 @@ def check_report(text, mentions=(), min_words: int = MIN_WORDS) -> Feedback:
     if not re.search(r"\d", text):
         return wrong("the report quotes no number; state the figures you measured.")
     return correct(f"report of {len(words)} words (the rubric grades its content).")
+
+
+#: How far a reported grouped interval may lie from the check's own recomputation (absolute, on
+#: each bound, plus a share of the width for the resampling noise of another seed or n_boot).
+INTERVAL_TOL = 0.01
+INTERVAL_REL_TOL = 0.15
+
+
+def _close_interval(got, want) -> bool:
+    width = max(want[1] - want[0], 0.0)
+    tol = INTERVAL_TOL + INTERVAL_REL_TOL * width
+    return abs(got[0] - want[0]) <= tol and abs(got[1] - want[1]) <= tol
+
+
+def check_grouped_interval(value, interval, y_true, y_pred, groups, what: str = "the figure",
+                           metric=None, pred_b=None, n_boot: int = 1000, seed: int = 0) -> Feedback:
+    """``value`` is ``metric(y_true, y_pred)`` (minus ``metric(y_true, pred_b)`` for a paired
+    difference) and ``interval`` is its **grouped** (cluster bootstrap) interval over ``groups``.
+
+    :func:`check_in_interval` accepts any interval that contains the figure, so an image-level
+    (Wilson, plain bootstrap) interval of clustered data would pass; this check recomputes the
+    group bootstrap (:func:`utils.metrics.cluster_bootstrap_ci`, or ``cluster_bootstrap_diff``
+    with ``pred_b``) from the predictions and groups and compares the bounds within
+    :data:`INTERVAL_TOL` + :data:`INTERVAL_REL_TOL` x width (another seed or ``n_boot`` passes, an
+    interval that ignores the groups does not)."""
+    from ..metrics import _accuracy, cluster_bootstrap_diff
+
+    first = check_in_interval(value, interval, what)
+    if not first.ok:
+        return first
+    if any(is_unanswered(a) for a in (y_true, y_pred, groups)):
+        return unanswered("the predictions and groups the interval was computed on")
+    lo, hi = parse_pair(interval, "its interval (low, high)")
+    metric = metric or _accuracy
+    try:
+        t, p, g = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups)
+        figure = float(metric(t, p)) - (0.0 if pred_b is None else float(metric(t, np.asarray(pred_b))))
+        if pred_b is None:
+            want = cluster_bootstrap_ci(t, p, g, metric=metric, n_boot=n_boot, seed=seed)
+        else:
+            d = cluster_bootstrap_diff(t, p, np.asarray(pred_b), g, metric=metric, n_boot=n_boot, seed=seed)
+            want = (d["ci_low"], d["ci_high"])
+    except (TypeError, ValueError) as err:
+        return wrong(f"could not recompute {what} from the predictions and groups: {err}")
+    if not math.isclose(figure, float(value), abs_tol=1e-6):
+        return wrong(f"{what} {float(value):.3f} is not the figure of these predictions "
+                     f"({figure:.3f}).")
+    if not _close_interval((lo, hi), want):
+        narrower = (hi - lo) < (want[1] - want[0]) - INTERVAL_TOL
+        hint = (" It is narrower: was it computed per image (Wilson, plain bootstrap) instead of "
+                "resampling the groups (metrics.cluster_bootstrap_ci)?" if narrower else "")
+        return wrong(f"the interval ({lo:.3f}, {hi:.3f}) is not the group-bootstrap interval of "
+                     f"{what} over its {len(np.unique(g))} groups, about ({want[0]:.3f}, "
+                     f"{want[1]:.3f}).{hint}")
+    return correct(f"{what} {float(value):.3f} in ({lo:.3f}, {hi:.3f}), the group-bootstrap "
+                   f"interval over {len(np.unique(g))} groups.")
+
+
+def check_fold_interval(value, interval, scores_a, scores_b, n_train, n_test,
+                        what: str = "the difference") -> Feedback:
+    """``value`` is the mean fold difference ``scores_a - scores_b`` and ``interval`` its
+    corrected resampled t-interval (Nadeau-Bengio, :func:`utils.metrics.corrected_resampled_ttest`)
+    over the same grouped folds, recomputed here; a plain paired t-interval (too narrow: the
+    folds share training images) is refused."""
+    from ..metrics import corrected_resampled_ttest
+
+    first = check_in_interval(value, interval, what)
+    if not first.ok:
+        return first
+    if any(is_unanswered(a) for a in (scores_a, scores_b, n_train, n_test)):
+        return unanswered("the per-fold scores and the training/test sizes")
+    try:
+        test = corrected_resampled_ttest(scores_a, scores_b, n_train, n_test)
+    except (TypeError, ValueError) as err:
+        return wrong(f"could not recompute the corrected t-interval: {err}")
+    lo, hi = parse_pair(interval, "its interval (low, high)")
+    if not math.isclose(test["mean_diff"], float(value), abs_tol=1e-6):
+        return wrong(f"{what} {float(value):.3f} is not the mean fold difference "
+                     f"({test['mean_diff']:.3f}).")
+    want = (test["ci_low"], test["ci_high"])
+    if not (math.isclose(lo, want[0], abs_tol=1e-6) and math.isclose(hi, want[1], abs_tol=1e-6)):
+        return wrong(f"the interval ({lo:.3f}, {hi:.3f}) is not the corrected resampled "
+                     f"t-interval of these folds ({want[0]:.3f}, {want[1]:.3f}); use "
+                     "metrics.corrected_resampled_ttest (the folds share training images).")
+    return correct(f"{what} {float(value):+.3f} in its corrected t-interval ({lo:+.3f}, {hi:+.3f}).")
+
+
+def check_locked_apart(folds, locked_idx, groups) -> Feedback:
+    """The development ``folds`` never touch the locked test part ``locked_idx``: no image and
+    no group of it appears in any fold (the locked figure is then a first look)."""
+    if is_unanswered(folds) or is_unanswered(locked_idx):
+        return unanswered("the development folds and the locked test indices")
+    groups = np.asarray(groups)
+    locked = np.asarray(locked_idx, dtype=int).ravel()
+    try:
+        used = np.unique(np.concatenate([np.r_[np.asarray(tr, int).ravel(), np.asarray(te, int).ravel()]
+                                         for tr, te in folds]))
+    except (TypeError, ValueError):
+        return wrong("expected a list of (train_idx, test_idx) pairs of index arrays.")
+    if set(used) & set(locked):
+        return wrong(f"{len(set(used) & set(locked))} locked test images are in the development "
+                     "folds: develop on the development part only.")
+    shared = set(groups[used]) & set(groups[locked])
+    if shared:
+        return wrong(f"{len(shared)} groups have images in the development folds and in the locked "
+                     "test part: split by group (splits.grouped_holdout).")
+    return correct(f"the development folds use {len(used)} images, none of the {len(locked)} "
+                   "locked ones and none of their groups.")
+
+
+# ------------------------------------------------------------------------------------------
+# A locked test set, scored once (lab 08, the capstone)
+# ------------------------------------------------------------------------------------------
+def _sensitivity(t, p):
+    pos = t == 1
+    if not pos.any():
+        raise ValueError("no positive image")
+    return float(np.mean(p[pos] == 1))
+
+
+def _specificity(t, p):
+    neg = t == 0
+    if not neg.any():
+        raise ValueError("no negative image")
+    return float(np.mean(p[neg] == 0))
+
+
+class LockedTest:
+    """A test set that may be scored once.
+
+    ``data`` has ``X``, ``y`` and ``groups`` (an :class:`utils.datasets.ImageSet`).
+    :meth:`evaluate` takes a function from images to 0/1 predictions, scores it once (accuracy,
+    sensitivity, specificity, each with a group-bootstrap 95 % interval) and records the look;
+    a second call raises ``RuntimeError`` and is recorded too.
+    """
+
+    def __init__(self, data, name: str = "external test set"):
+        self._data, self.name = data, name
+        self.looks, self.result, self.scored = 0, None, None
+
+    def __len__(self):
+        return len(self._data.y)
+
+    def evaluate(self, predict, threshold: float = 0.5, seed: int = 0) -> dict:
+        self.looks += 1
+        if self.looks > 1:
+            raise RuntimeError(f"the {self.name} was already scored once; its figure is "
+                               f"{self.result}. Choose on development data, not on it.")
+        y, groups = np.asarray(self._data.y), np.asarray(self._data.groups)
+        pred = np.asarray(predict(self._data.X)).ravel()
+        if pred.dtype.kind == "f" and not np.isin(pred, (0.0, 1.0)).all():
+            pred = (pred >= threshold).astype(int)
+        pred = pred.astype(int)
+        out = {"n": int(len(y)), "groups": int(len(np.unique(groups)))}
+        for name, metric in (("accuracy", None), ("sensitivity", _sensitivity),
+                             ("specificity", _specificity)):
+            try:
+                value = float(np.mean(pred == y)) if metric is None else metric(y, pred)
+            except ValueError:
+                continue
+            out[name] = value
+            out[f"{name}_ci"] = cluster_bootstrap_ci(y, pred, groups, metric=metric, seed=seed)
+        self.result = out
+        #: What the one look scored (labels, 0/1 predictions, groups), for the checks that
+        #: recompute its intervals (utils.checks.labs.check_grouped_interval).
+        self.scored = {"y": y, "pred": pred, "groups": groups}
+        return out
+
+
+def check_locked_once(test) -> Feedback:
+    """The locked test set was scored exactly once."""
+    if is_unanswered(test) or not isinstance(test, LockedTest):
+        return unanswered("the LockedTest that holds the external test set")
+    if test.looks == 0:
+        return wrong("the locked test set has not been scored yet: score the final model once, "
+                     "with test.evaluate(predict), at the end.")
+    if test.looks > 1:
+        return wrong(f"the locked test set was scored {test.looks} times; a figure chosen among "
+                     "several looks is no test figure. Restart the kernel, make every choice on "
+                     "the development folds and score it once.")
+    return correct(f"scored once: {len(test)} images.")
