@@ -376,3 +376,12 @@ def test_seed_record_agreement_tells_a_current_record_from_a_stale_one(monkeypat
     with pytest.raises(ValueError, match="no run with training seed 7"):
         xp.seed_record_agreement(entry, crossval.CVResult(folds, np.zeros(2), np.zeros(2)),
                                  training_seed=7)
+
+
+def test_sign_verdict_names_a_consistent_sign_or_no_ranking():
+    assert xp.sign_verdict([0.10, 0.05, 0.12]) == "is positive for all 3 training seeds"
+    assert xp.sign_verdict([-0.1, -0.2]) == "is negative for all 2 training seeds"
+    assert "do not rank" in xp.sign_verdict([-0.011, 0.024, 0.063])
+    assert "do not rank" in xp.sign_verdict([0.0, 0.02, 0.03])  # a tie is not a win
+    with pytest.raises(ValueError):
+        xp.sign_verdict([0.1])

@@ -46,7 +46,7 @@ __all__ = [  # what this module defines, then what it passes on to the chapters
     "paper_split", "paper_protocol_repeats",
     "SEED_RECORD", "seed_record_path", "training_seeds", "seed_repeats", "seed_spread", "seed_record_entry",
     "record_seed_repeats", "load_seed_record", "seed_difference", "seed_table",
-    "seed_record_agreement",
+    "seed_record_agreement", "sign_verdict",
     "PAPER_SIZE", "paper_cnn", "improved_cnn", "layer_table", "load_brain_cropped", "augmentation",
     "METRICS", "CVResult", "run_cv", "summarise", "pooled_accuracy", "compare",
     "corrected_resampled_ttest", "paired_test", "mcnemar_test", "cluster_bootstrap_ci",
@@ -521,6 +521,21 @@ def seed_difference(record: dict, a: str, b: str, metric: str = "accuracy") -> d
     return {"per_seed": diff.tolist(), "mean": float(diff.mean()),
             "sd": float(diff.std(ddof=1)) if len(diff) > 1 else float("nan"),
             "min": float(diff.min()), "max": float(diff.max()), "mode": ea["mode"]}
+
+
+def sign_verdict(differences) -> str:
+    """What differences between two models, one per training seed, say about their order, as a
+    clause for the chapters' prose: the same sign for every seed, or a sign that changes (no
+    ranking).  A single run's difference is one of these draws and can say neither."""
+    d = np.asarray(list(differences), dtype=float)
+    if d.size < 2:
+        raise ValueError("a verdict over training seeds needs at least two seeds")
+    if np.all(d > 0):
+        return f"is positive for all {d.size} training seeds"
+    if np.all(d < 0):
+        return f"is negative for all {d.size} training seeds"
+    return (f"changes sign between the {d.size} training seeds: the seeds do not rank the two "
+            "models")
 
 
 def seed_record_agreement(entry: dict, result, training_seed: int | None = None,
