@@ -303,3 +303,19 @@ def test_command_line_end_to_end(ood, brain_images, tmp_path):
     res = subprocess.run(cmd[:4] + ["finetune"] + cmd[5:], cwd=ROOT, capture_output=True,
                          text=True, timeout=300)
     assert res.returncode == 2 and "refused" in res.stderr
+
+
+def test_a_model_fitted_on_part_of_its_table_is_saved(tmp_path, mirror):
+    """The improved CNN fits its weights on ~80 % of the images it is given and stops early on
+    the rest: its card counts the images given (the table's rows) and keeps both parts."""
+    import pandas as pd
+
+    final = tiny_final()
+    final.n_train = 5                      # weights fitted on 5 ...
+    final.n_val, final.n_images = 2, 7     # ... early stopping on 2 of the 7 images given
+    table = pd.DataFrame({"label": [1, 0, 1, 1, 0, 1, 0]})
+    path = predict.save_final(final, tmp_path / "transfer.keras", training_table=table)
+    card = modelcard.load(path).card
+    assert card["training_data"]["n_images"] == 7
+    assert card["training_split"] == {"images_given": 7, "weights_fitted_on": 5,
+                                      "early_stopping_images": 2}

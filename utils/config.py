@@ -169,6 +169,15 @@ def filter_native_stderr(patterns=NATIVE_NOISE, fd: int = 2, force: bool = False
         return not any(p in line for p in patterns)
 
     def pump() -> None:
+        try:
+            _pump()
+        finally:  # whatever stopped the copying, never leave fd a pipe that nobody reads
+            try:
+                os.dup2(original, fd)
+            except Exception:
+                pass
+
+    def _pump() -> None:
         pending = b""
         while True:
             try:
@@ -184,10 +193,10 @@ def filter_native_stderr(patterns=NATIVE_NOISE, fd: int = 2, force: bool = False
             # carriage-return update) goes out at once rather than waiting for its newline.
             if pending and not pending[:1].isalpha():
                 out, pending = out + pending, b""
-            if out:
-                os.write(original, out)
+            if out and not _write_all(original, out):
+                break
         if pending and passes(pending):
-            os.write(original, pending)
+            _write_all(original, pending)
         os.close(read_end)
 
     thread = threading.Thread(target=pump, name="native-stderr-filter", daemon=True)
@@ -199,6 +208,18 @@ def filter_native_stderr(patterns=NATIVE_NOISE, fd: int = 2, force: bool = False
 
     atexit.register(restore)
     _native_filter[fd] = restore
+    return True
+
+
+def _write_all(fd: int, data: bytes) -> bool:
+    """Write all of ``data`` to ``fd``; False (and nothing raised) if the descriptor is gone."""
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except OSError:
+            return False
+        view = view[written:]
     return True
 
 

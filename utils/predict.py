@@ -287,8 +287,13 @@ def save_final(final, path, figures=None, operating_point=None, ood: OODCheck | 
         ood_path = ood.save(path.with_name(path.name[:-len(".keras")] + ".ood.npz"))
         attachments["ood"] = ood_path
         extra["ood"] = ood.describe()
+    # The card counts the images the model was given (the training table's rows); the improved
+    # CNN fits its weights on part of them and stops early on the rest: both counts are kept.
+    n_images = int(getattr(final, "n_images", 0) or final.n_train)
+    extra["training_split"] = {"images_given": n_images, "weights_fitted_on": int(final.n_train),
+                               "early_stopping_images": int(getattr(final, "n_val", 0) or 0)}
     card = modelcard.make_card(final.name, final.settings, final.threshold, seed=final.seed,
-                               n_train=final.n_train, figures=figures,
+                               n_train=n_images, figures=figures,
                                operating_point=operating_point, tta=tta, extra=extra,
                                training_table=training_table)
     modelcard.save(model, card, path, attachments)
