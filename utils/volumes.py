@@ -185,9 +185,11 @@ def activation_bytes(model, batch_size: int = 1, dtype_bytes: int = 4) -> int:
 
 _STEP_SCRIPT = """
 import json, resource, sys
+from utils import config, volumes   # first: the book's TensorFlow settings
+config.configure_tensorflow()
+config.seed_everything(0)
 import numpy as np
 import tensorflow as tf
-from utils import volumes
 shape, batch = tuple(json.loads(sys.argv[1])), int(sys.argv[2])
 def kib():
     # VmHWM: the peak of this process's own memory map (a new one at exec); ru_maxrss would
@@ -223,23 +225,26 @@ def peak_memory_one_step(shape, batch_size: int = 4, timeout: float = 300) -> di
 
 
 def peak_memory_steps(shapes, batch_size: int = 4, timeout: float = 300) -> list:
-    """:func:`peak_memory_one_step` for several ``shapes``, one process each, run at the same
-    time (each process's own peak is unaffected by the others)."""
+    """:func:`peak_memory_one_step` for several ``shapes``, one process each, one after the
+    other.  The processes run on the CPU (``CUDA_VISIBLE_DEVICES`` empty): the figure is host
+    memory, and a notebook kernel that holds the GPU is not competed with."""
     import json
+    import os
     import subprocess
     import sys
 
     from . import config
 
-    procs = [subprocess.Popen([sys.executable, "-c", _STEP_SCRIPT, json.dumps(list(shape)),
-                               str(batch_size)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, cwd=str(config.repo_root())) for shape in shapes]
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(config.repo_root()), env.get("PYTHONPATH")) if p)
     results = []
-    for shape, proc in zip(shapes, procs):
-        out, err = proc.communicate(timeout=timeout)
+    for shape in shapes:
+        proc = subprocess.run([sys.executable, "-c", _STEP_SCRIPT, json.dumps(list(shape)),
+                               str(batch_size)], capture_output=True, text=True, env=env,
+                              cwd=str(config.repo_root()), timeout=timeout)
         if proc.returncode:
-            raise RuntimeError(f"the training step for {tuple(shape)} failed:\n{err[-2000:]}")
-        r = json.loads(out.strip().splitlines()[-1])
+            raise RuntimeError(f"the training step for {tuple(shape)} failed:\n{proc.stderr[-2000:]}")
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
         before, after = r["before_kib"] / 1024, r["after_kib"] / 1024
         results.append({"before_mb": before, "peak_mb": after, "step_mb": after - before})
     return results
