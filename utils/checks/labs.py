@@ -144,7 +144,7 @@ def check_grouped_interval(value, interval, y_true, y_pred, groups, what: str = 
     with ``pred_b``) from the predictions and groups and compares the bounds within
     :data:`INTERVAL_TOL` + :data:`INTERVAL_REL_TOL` x width (another seed or ``n_boot`` passes, an
     interval that ignores the groups does not)."""
-    from ..metrics import _accuracy, cluster_bootstrap_diff
+    from ..metrics import _accuracy, cluster_bootstrap_diff, wilson_ci
 
     first = check_in_interval(value, interval, what)
     if not first.ok:
@@ -166,6 +166,15 @@ def check_grouped_interval(value, interval, y_true, y_pred, groups, what: str = 
     if not math.isclose(figure, float(value), abs_tol=1e-6):
         return wrong(f"{what} {float(value):.3f} is not the figure of these predictions "
                      f"({figure:.3f}).")
+    if pred_b is None and metric is _accuracy and len(np.unique(g)) < len(g):
+        # Weak clustering leaves the two intervals within the tolerance of each other, so the
+        # image-level (Wilson) interval of an accuracy is refused by name, wherever it lies.
+        k = int(np.sum(t == p))
+        w = wilson_ci(k, len(t))
+        if abs(lo - w[0]) <= 1e-4 and abs(hi - w[1]) <= 1e-4:
+            return wrong(f"({lo:.3f}, {hi:.3f}) is the Wilson interval of {k}/{len(t)} images, "
+                         f"which treats the images as independent; {len(np.unique(g))} groups "
+                         "share them: resample the groups (metrics.cluster_bootstrap_ci).")
     if not _close_interval((lo, hi), want):
         narrower = (hi - lo) < (want[1] - want[0]) - INTERVAL_TOL
         hint = (" It is narrower: was it computed per image (Wilson, plain bootstrap) instead of "
