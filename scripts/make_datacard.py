@@ -69,7 +69,9 @@ PROBLEMS = {
   README.md) and every near-copy was removed, which is why only {n_no} tumour-free images are left.
 - **{n_no} "no" images only**, {n_no_views}, each of another size: too few
   for a specificity, an accuracy or an AUC. `load_brain_mri_external` leaves them out by
-  default; its tumour-free images are the axial IXI slices (`ixi_t1`).
+  default; its tumour-free images are IXI slices (`ixi_t1`): axial by default, all three
+  views (`ixi_views`) where the book tests on them (the external-validation chapter, the
+  model chapter, the capstone).
 - **Mostly coronal and sagittal.** 287 of the 300 tumour images are 512x512 figshare-style
   slices; by a look at thumbnails of all 300, only about 25 are axial (1 glioma, about 10
   meningiomas, about 13 pituitary tumours), the rest coronal or sagittal, while the `brain_mri`
@@ -77,7 +79,7 @@ PROBLEMS = {
   dropped axial candidates that merely resembled a `brain_mri` slice.) The views are not
   annotated in the manifest.
 - **Class is confounded with source, size and view.** The healthy images of the external test
-  come from another collection, hospital and scanner (IXI: 2 mm axial slices). A model can tell
+  come from another collection, hospital and scanner (IXI: 2 mm slices). A model can tell
   the external classes apart by source, size, resolution or view alone: keep preprocessing the
   same for both, report sensitivity on the tumours and specificity on the healthy slices
   separately, and measure the shortcut.
@@ -99,15 +101,16 @@ PROBLEMS = {
   {n_sites}: one site, one scanner (Philips 3 T). Skull and neck
   are present; intensities are floats on no fixed scale (the loader scales each slice to 8 bit
   by the {percentile:g}th percentile of its head voxels).
-- **Another resolution than the tumour images.** Axial planes of 90 x 120 voxels of 2 mm against
+- **Another resolution than the tumour images.** Planes of 2 mm voxels (axial 90 x 120) against
   the 512x512 tumour slices: resolution differs by class in the external test, a shortcut to
   audit.
 - **Healthy volunteers, not patients.** "No tumour" here means a healthy brain scanned for
   research, not a patient scanned for a suspected tumour: an easier negative class than a clinic
   sees.
 - **Slices of one subject are not independent.** The loader takes {n_levels} axial slices per
-  subject ({levels} mm below the vertex, around the lateral ventricles); group them by
-  subject.
+  subject ({levels} mm below the vertex, around the lateral ventricles) and, with
+  `ixi_views`, as many coronal and sagittal planes at fixed offsets from the head's centre
+  (`datasets.IXI_VIEW_OFFSETS_MM`); group them by subject.
 - Age and sex are known for {n_age} of the {n_subjects} subjects.
 - **Licence CC BY-SA 3.0.** Attribute the IXI data set (Imperial College London). Share-alike:
   data derived from it (slices, resampled volumes, figures showing them) must be shared under the

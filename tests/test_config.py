@@ -342,7 +342,10 @@ def test_native_stderr_filter_drops_only_the_known_line(tmp_path):
     assert done.returncode == 1
 
 
-def test_native_stderr_filter_stays_out_of_scripts():
-    """Outside a Jupyter kernel (a script, the test run) the filter is not installed."""
+def test_native_stderr_filter_stays_out_of_scripts(monkeypatch):
+    """Outside a Jupyter kernel (a script, the test run) the filter is not installed unless
+    forced (the benchmarks force it, and a test may have run one in this process)."""
+    monkeypatch.setattr(config, "_native_filter", {})
+    assert config._in_kernel() is False
     assert config.filter_native_stderr() is False
     assert 2 not in config._native_filter
