@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib
+import importlib.util
 import os
 import platform
 import random
