@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from utils import splits
 from utils.checks import labs
@@ -153,3 +154,22 @@ def test_check_grouped_interval_refuses_wilson_under_weak_clustering():
     assert not refused.ok and "Wilson" in refused.message
     ci = cluster_bootstrap_ci(y, pred, groups, seed=0)
     assert labs.check_grouped_interval(acc, ci, y, pred, groups, "the accuracy").ok
+
+
+def test_lab_clock_measures_from_its_start_and_refuses_unglueable_names(monkeypatch):
+    import time as _time
+
+    from utils.checks.labs import LabClock
+    from utils import prose
+
+    glued = {}
+    monkeypatch.setattr(prose, "glue", lambda k, v, display=False: glued.__setitem__(k, v))
+    clock = LabClock("lab_99")
+    clock.started -= 2.5                      # as if the lab's first cell ran 2.5 s ago
+    seconds = clock.report(quiet=True)
+    assert 2.5 <= seconds < 10
+    assert glued["lab_99_seconds"] == seconds and glued["lab_99_mode"] in ("quick", "full")
+    _time.sleep(0.01)
+    assert clock.report(quiet=True) > seconds  # a later read reports the longer time
+    with pytest.raises(ValueError):
+        LabClock("lab 08")

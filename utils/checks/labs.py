@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 
 import numpy as np
 
@@ -309,3 +310,37 @@ def check_locked_once(test) -> Feedback:
                      "several looks is no test figure. Restart the kernel, make every choice on "
                      "the development folds and score it once.")
     return correct(f"scored once: {len(test)} images.")
+
+
+class LabClock:
+    """The wall time of a lab, from the cell that starts the clock to the cell that reads it.
+
+    ``clock = LabClock("lab_08")`` in the lab's first code cell; ``clock.report()`` in its last
+    one prints the seconds with the mode they were measured in and glues them as
+    ``lab_08_seconds`` (and ``lab_08_mode``), so the chapter's prose can state the lab's run time
+    in this build instead of a typed estimate. Reading it again reports the longer time.
+    """
+
+    def __init__(self, name: str):
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name or ""):
+            raise ValueError(f"a lab clock needs a glue-safe name such as 'lab_08', not {name!r}")
+        self.name = name
+        self.started = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        """Seconds since the clock was started."""
+        return time.perf_counter() - self.started
+
+    def report(self, quiet: bool = False) -> float:
+        """Print and glue the seconds so far (``<name>_seconds``, ``<name>_mode``); return them."""
+        from ..config import mode
+        from ..prose import glue
+
+        seconds, run_mode = self.seconds, mode()
+        glue(f"{self.name}_seconds", seconds, display=False)
+        glue(f"{self.name}_mode", run_mode, display=False)
+        if not quiet:
+            print(f"{self.name}: {seconds:.0f} s from its first cell to here, {run_mode} mode")
+        return seconds
+
