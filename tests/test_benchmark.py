@@ -53,18 +53,35 @@ def test_small_p_values_are_not_printed_as_zero():
     assert _fmt_p(0.0049) == "0.0049" and _fmt_p(2.56e-07) == "2.6e-07"
 
 
-def test_benchmark_external_prints_the_external_figures(mirror_env, monkeypatch, capsys):
+def test_benchmark_external_scores_external_dev_only_and_records_it(mirror_env, monkeypatch,
+                                                                    capsys, tmp_path):
     from utils import benchmark_brain
+    from utils.splits import split_external
 
     monkeypatch.setenv("DLBI_MODE", "quick")
+    monkeypatch.setattr(xp, "EXTERNAL_RECORD", tmp_path / "external.json")
     small = xp.load_external_for
     monkeypatch.setattr(xp, "load_external_for", lambda s: small(s, subset=60))
-    assert benchmark_brain.main(["--external", "--models", "paper"]) == 0
+    assert benchmark_brain.main(["--external", "--models", "paper", "--record"]) == 0
     out = capsys.readouterr().out
-    assert "external set | mode quick" in out and out.count("== paper: trained on 253") == 1
+    assert "external-dev | mode quick" in out and out.count("== paper: given 253") == 1
     for score in ("accuracy", "auc", "sensitivity", "specificity", "brier", "ece",
                   "sensitivity glioma", "specificity coronal", "specificity sagittal"):
         assert f"  {score:<24} " in out, score
+    # only external-dev was scored, and the record says on which images
+    ext = small(xp.protocol("paper"), subset=60)
+    dev, test = split_external(ext)
+    n_dev = int(out.split("external-dev: ")[1].split(" tumours")[0]) + \
+        int(out.split(" tumours, ")[1].split(" healthy")[0])
+    assert n_dev == len(dev) < len(ext.y)
+    dev_ids = ext.table["image_id"].to_numpy()[dev]
+    rec = xp.load_external_record(dev_ids, mode="quick")["paper"]
+    assert "mode quick" in rec["label"] and rec["n_images"] == 253
+    assert 0 <= rec["dev"].loc["auc", "value"] <= 1 and rec["dev"].loc["auc", "n"] == len(dev)
+    with pytest.raises(ValueError, match="other images"):
+        xp.load_external_record(ext.table["image_id"].to_numpy()[test], mode="quick")
+    with pytest.raises(ValueError, match="no entry"):
+        xp.load_external_record(dev_ids, models=["finetune"], mode="quick")
 
 
 def test_benchmark_seed_repeats_report_and_record(mirror_env, monkeypatch, capsys, tmp_path):

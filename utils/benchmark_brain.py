@@ -16,11 +16,17 @@ accuracies and, for comparison, McNemar's test (which treats the images as indep
 ``--save NAME`` also writes ``_build/results/NAME.json``.
 
 ``--external`` instead trains each model once on all 253 images
-(:func:`utils.experiments.fit_final`) and applies it to the external set (300 tumour MRIs of
-other collections; 960 healthy IXI slices, axial, coronal and sagittal): accuracy, AUC,
-sensitivity, specificity, Brier score and ECE at the threshold 0.5, each with a 95 % cluster
-bootstrap interval (IXI subjects, near-duplicate groups), then the sensitivity per tumour type
-and the specificity per view of the healthy slices.
+(:func:`utils.experiments.fit_final`) and applies it to the development part of the external
+set (300 tumour MRIs of other collections; 960 healthy IXI slices, axial, coronal and sagittal;
+split once by :func:`utils.splits.split_external`, as chapter 13 splits it: external-test is
+scored once, in chapter 13, never here): accuracy, AUC, sensitivity, specificity, Brier score
+and ECE at the model's threshold, each with a 95 % cluster bootstrap interval (IXI subjects,
+near-duplicate groups), then the sensitivity per tumour type and the specificity per view of
+the healthy slices.  ``--external --record`` merges the figures into
+``utils/recorded/brain_external_dev.json`` (labelled); chapter 13 shows the fine-tuned Lite0's
+from there (:func:`utils.experiments.load_external_record`)::
+
+    python -m utils.benchmark_brain --external --models finetune --record
 
 Training-seed noise::
 
@@ -73,10 +79,11 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, default=None, metavar="N",
                         help="repeat each model over N training seeds on the same folds")
     parser.add_argument("--record", action="store_true",
-                        help="with --seeds: merge the result into utils/recorded/brain_seed_repeats.json")
+                        help="with --seeds: merge the result into utils/recorded/brain_seed_repeats.json; "
+                             "with --external: into utils/recorded/brain_external_dev.json")
     args = parser.parse_args(argv)
-    if args.record and not args.seeds:
-        parser.error("--record needs --seeds N")
+    if args.record and not (args.seeds or args.external):
+        parser.error("--record needs --seeds N or --external")
     if args.seeds is not None and args.seeds < 2:
         parser.error("--seeds needs at least 2 training seeds (an SD over one is undefined)")
 
@@ -91,7 +98,7 @@ def main(argv=None) -> int:
 
     env = config.environment(args.seed)
     if args.external:
-        return external(models, args.seed, args.save, env)
+        return external(models, args.seed, args.save, env, record=args.record)
     print(f"brain tumour benchmark | mode {env['mode']} | seed {args.seed} | "
           f"{env['cpu_cores']} CPU cores, {env['accelerator']} | TF {env['tensorflow']}")
     if args.seeds:
@@ -171,13 +178,20 @@ def main(argv=None) -> int:
     return 0
 
 
-def external(models, seed: int, save: str | None, env: dict) -> int:
-    """``--external``: each model trained on all 253 images, scored on the external set."""
-    from . import experiments as xp
+def external(models, seed: int, save: str | None, env: dict, record: bool = False) -> int:
+    """``--external``: each model trained on all 253 images, scored on **external-dev**.
 
-    print(f"brain tumour benchmark, external set | mode {env['mode']} | seed {seed} | "
+    The external set is split once (:func:`utils.splits.split_external`, as chapter 13 splits
+    it) and only its development part is scored here: external-test is looked at once, in
+    chapter 13, for the recipe chosen on external-dev.  ``record`` merges each model's figures
+    into :data:`utils.experiments.EXTERNAL_RECORD` (labelled), which chapter 13 reads for the
+    models it cannot afford to train in the build."""
+    from . import experiments as xp
+    from .splits import split_external
+
+    print(f"brain tumour benchmark, external-dev | mode {env['mode']} | seed {seed} | "
           f"{env['cpu_cores']} CPU cores, {env['accelerator']} | TF {env['tensorflow']}")
-    results, loaded = {}, {}
+    results, loaded, entries = {}, {}, {}
     for name in models:
         settings = xp.protocol(name)
         key = (settings["size"], settings["crop"], settings.get("rgb", False))
@@ -186,29 +200,35 @@ def external(models, seed: int, save: str | None, env: dict) -> int:
         if key not in loaded:
             loaded[key] = xp.load_external_for(settings)
         ext = loaded[key]
-        prob = final.predict(ext.X)
-        table = xp.external_scores(ext.y, prob, ext.table, threshold=final.threshold)
+        dev, _ = split_external(ext)
+        prob = final.predict(ext.X[dev])
+        part = ext.table.iloc[dev].reset_index(drop=True)
+        table = xp.external_scores(ext.y[dev], prob, part, threshold=final.threshold)
         total = time.perf_counter() - start
-        print(f"\n== {name}: trained on {final.n_train} images ({final.epochs} epochs, "
-              f"{final.seconds:.0f} s); external set: {int(ext.y.sum())} tumours, "
-              f"{int((ext.y == 0).sum())} healthy slices; threshold {final.threshold:.2f}")
+        print(f"\n== {name}: given {final.n_images} images, fitted on {final.n_train} "
+              f"({final.n_val} for early stopping), {final.epochs} epochs, {final.seconds:.0f} s; "
+              f"external-dev: {int(ext.y[dev].sum())} tumours, "
+              f"{int((ext.y[dev] == 0).sum())} healthy slices; threshold {final.threshold:.2f}")
         for score, r in table.iterrows():
             print(f"  {score:<24} {_fmt(r['value'])}  95% CI [{_fmt(r['ci_low'])}, "
                   f"{_fmt(r['ci_high'])}]  n {int(r['n'])}")
-        results[name] = {"settings": settings, "external": table, "prob": prob,
-                         "image_id": ext.table["image_id"].to_numpy(),
+        results[name] = {"settings": settings, "external_dev": table, "prob": prob,
+                         "image_id": part["image_id"].to_numpy(),
                          "n_train": final.n_train, "epochs": final.epochs,
                          "train_seconds": final.seconds, "total_seconds": total}
+        entries[name] = xp.external_record_entry(name, final, table, part["image_id"], env, seed)
     if len(results) > 1:
-        print("\n== summary (external set, threshold 0.5)")
+        print("\n== summary (external-dev, threshold 0.5)")
         cols = ("accuracy", "auc", "sensitivity", "specificity", "brier", "ece")
         print(f"{'model':<10} " + " ".join(f"{c[:6]:>6}" for c in cols))
         for name, r in results.items():
-            print(f"{name:<10} " + " ".join(f"{_fmt(r['external'].loc[c, 'value']):>6}"
+            print(f"{name:<10} " + " ".join(f"{_fmt(r['external_dev'].loc[c, 'value']):>6}"
                                            for c in cols))
     if save:
         path = xp.save_results(save, results, environment=env)
         print(f"\nsaved {path}")
+    if record:
+        print(f"\nrecorded {xp.record_external(entries)}")
     return 0
 
 

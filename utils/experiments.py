@@ -445,6 +445,53 @@ def record_seed_repeats(entries: dict, path=None) -> "Path":
     """Merge ``{model: entry}`` (:func:`seed_record_entry`, all of one mode) into the seed
     record file of that mode (:func:`seed_record_path`; other models' entries stay, each with
     its own label) and return its path."""
+    modes = {e["environment"]["mode"] for e in entries.values()}
+    if len(modes) != 1:
+        raise ValueError(f"the entries of one record come from one mode, not {sorted(modes)}")
+    return _merge_record(entries, path or seed_record_path(next(iter(modes))),
+                         "brain_seed_repeats",
+                         "python -m utils.benchmark_brain --seeds N --models ... --record")
+
+
+def _checked_record(path, models, mode: str, what: str, rerun: str) -> dict:
+    """The entries of a recorded-result file (``{"models": {name: entry}}``), each checked: it
+    carries its label (commit, date, mode, environment) and was produced with the settings that
+    :func:`protocol` gives today for its mode.  Raises ValueError otherwise, naming ``rerun``
+    (the command that re-records it), so that a chapter never shows a stale recorded result.
+    Returns ``{model: entry}`` with ``entry["label"]`` and ``entry["mode"]`` added."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"no {what} at {path}; record one with {rerun}paper,improved")
+    entries = json.loads(path.read_text(encoding="utf-8")).get("models", {})
+    names = list(entries) if models is None else list(models)
+    out = {}
+    for name in names:
+        if name not in entries:
+            raise ValueError(f"the {what} {path.name} has no entry for {name!r}; "
+                             f"record it with {rerun}{name}")
+        entry = dict(entries[name])
+        env = entry.get("environment") or {}
+        missing = [k for k in ("commit", "date", "mode", "tensorflow", "cpu_cores") if k not in env]
+        if missing:
+            raise ValueError(f"the {what} of {name!r} lacks its label {missing}")
+        if entry.get("settings") != json.loads(json.dumps(protocol(name, env["mode"] == "quick"))):
+            raise ValueError(f"the {what} of {name!r} was made with other settings than "
+                             f"protocol({name!r}) gives now (stale); re-record it with "
+                             f"{rerun}{name}")
+        entry["mode"] = env["mode"]
+        entry["label"] = (f"mode {env['mode']}, commit {env['commit']}, {env['date']}, "
+                          f"{env['cpu_cores']} CPU cores, {env.get('accelerator', '?')}, "
+                          f"TensorFlow {env['tensorflow']}")
+        out[name] = entry
+    return out
+
+
+def _merge_record(entries: dict, path, name: str, command: str) -> "Path":
+    """Merge ``{model: entry}`` (all of one mode) into the recorded-result file ``path`` (other
+    models' entries stay, each with its own label) and return its path."""
     import json
     from pathlib import Path
 
@@ -453,10 +500,10 @@ def record_seed_repeats(entries: dict, path=None) -> "Path":
     modes = {e["environment"]["mode"] for e in entries.values()}
     if len(modes) != 1:
         raise ValueError(f"the entries of one record come from one mode, not {sorted(modes)}")
-    path = Path(path or seed_record_path(modes.pop()))
+    path = Path(path)
     record = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    record.setdefault("name", "brain_seed_repeats")
-    record["command"] = "python -m utils.benchmark_brain --seeds N --models ... --record"
+    record.setdefault("name", name)
+    record["command"] = command
     record.setdefault("models", {}).update(_jsonable(entries))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1, allow_nan=False) + "\n", encoding="utf-8")
@@ -464,44 +511,76 @@ def record_seed_repeats(entries: dict, path=None) -> "Path":
 
 
 def load_seed_record(path=None, models=None, mode: str = "full") -> dict:
-    """The seed record, checked: every entry (or those in ``models``, which must be present)
-    carries its label (commit, date, mode, environment) and was produced with the settings
-    that :func:`protocol` gives today for its mode.  Raises ValueError otherwise, naming the
-    command that re-records it, so that a chapter never shows a stale recorded result.
+    """The seed record, checked (:func:`_checked_record`): every entry (or those in ``models``,
+    which must be present) carries its label (commit, date, mode, environment) and was produced
+    with the settings that :func:`protocol` gives today for its mode.  Raises ValueError
+    otherwise, naming the command that re-records it, so that a chapter never shows a stale
+    recorded result.
 
     ``path`` defaults to the record of ``mode`` (:func:`seed_record_path`).  Returns
     ``{model: entry}`` with ``entry["label"]``: "mode M, commit C, date D, N CPU cores,
     accelerator, TensorFlow V" and ``entry["mode"]``.
     """
-    import json
-    from pathlib import Path
-
-    path = Path(path or seed_record_path(mode))
     rerun = ("python -m utils.benchmark_brain --seeds 3 --record --models " if mode == "full"
              else "DLBI_MODE=quick python -m utils.benchmark_brain --seeds 3 --record --models ")
-    if not path.exists():
-        raise ValueError(f"no seed record at {path}; record one with {rerun}paper,improved")
-    entries = json.loads(path.read_text(encoding="utf-8")).get("models", {})
-    names = list(entries) if models is None else list(models)
-    out = {}
-    for name in names:
-        if name not in entries:
-            raise ValueError(f"the seed record {path.name} has no entry for {name!r}; "
-                             f"record it with {rerun}{name}")
-        entry = dict(entries[name])
-        env = entry.get("environment") or {}
-        missing = [k for k in ("commit", "date", "mode", "tensorflow", "cpu_cores") if k not in env]
-        if missing:
-            raise ValueError(f"the seed record of {name!r} lacks its label {missing}")
-        if entry.get("settings") != json.loads(json.dumps(protocol(name, env["mode"] == "quick"))):
-            raise ValueError(f"the seed record of {name!r} was made with other settings than "
-                             f"protocol({name!r}) gives now (stale); re-record it with "
-                             f"{rerun}{name}")
-        entry["mode"] = env["mode"]
-        entry["label"] = (f"mode {env['mode']}, commit {env['commit']}, {env['date']}, "
-                          f"{env['cpu_cores']} CPU cores, {env.get('accelerator', '?')}, "
-                          f"TensorFlow {env['tensorflow']}")
-        out[name] = entry
+    return _checked_record(path or seed_record_path(mode), models, mode, "seed record", rerun)
+
+
+#: Where ``python -m utils.benchmark_brain --external --record`` writes the external-dev figures
+#: of final models that a chapter cannot afford to train in the build (the fine-tuned Lite0 in
+#: chapter 13), labelled like :data:`SEED_RECORD`; read with :func:`load_external_record`.
+EXTERNAL_RECORD = config.repo_root() / "utils" / "recorded" / "brain_external_dev.json"
+
+
+def external_record_path(mode: str = "full"):
+    """The external-dev record of a mode (a ``_quick`` file beside it for quick mode)."""
+    if mode not in config.MODES:
+        raise ValueError(f"mode must be one of {config.MODES}, not {mode!r}")
+    return EXTERNAL_RECORD if mode == "full" else \
+        EXTERNAL_RECORD.with_name(EXTERNAL_RECORD.stem + "_quick.json")
+
+
+def external_record_entry(name: str, final, table, dev_ids, environment: dict, seed: int = 42,
+                          quick: bool | None = None) -> dict:
+    """One model's entry of the external-dev record: its settings, the final model's training
+    (images given, fitted on, early-stopping part, epochs, seconds), the external-dev table of
+    :func:`external_scores` and the ``image_id``s it was computed on, and the environment."""
+    return {"settings": protocol(name, quick), "seed": seed, "n_images": final.n_images,
+            "n_train": final.n_train, "n_val": final.n_val, "epochs": final.epochs,
+            "train_seconds": float(final.seconds), "threshold": float(final.threshold),
+            "dev_image_ids": [str(i) for i in dev_ids],
+            "dev": {k: {c: float(v) for c, v in row.items()} for k, row in table.iterrows()},
+            "environment": environment}
+
+
+def record_external(entries: dict, path=None) -> "Path":
+    """Merge ``{model: entry}`` (:func:`external_record_entry`, one mode) into the external-dev
+    record of that mode and return its path."""
+    modes = {e["environment"]["mode"] for e in entries.values()}
+    if len(modes) != 1:
+        raise ValueError(f"the entries of one record come from one mode, not {sorted(modes)}")
+    return _merge_record(entries, path or external_record_path(next(iter(modes))),
+                         "brain_external_dev",
+                         "python -m utils.benchmark_brain --external --record --models ...")
+
+
+def load_external_record(dev_ids, path=None, models=None, mode: str = "full") -> dict:
+    """The external-dev record, checked like the seed record (label, today's settings) and
+    also against ``dev_ids``, the ``image_id``s of the external-dev part the chapter uses: an
+    entry scored on other images is refused.  Returns ``{model: entry}`` with ``entry["dev"]``
+    a DataFrame (``value``, ``ci_low``, ``ci_high``, ``n`` per score) and ``entry["label"]``."""
+    import pandas as pd
+
+    rerun = ("python -m utils.benchmark_brain --external --record --models " if mode == "full"
+             else "DLBI_MODE=quick python -m utils.benchmark_brain --external --record --models ")
+    out = _checked_record(path or external_record_path(mode), models, mode,
+                          "external-dev record", rerun)
+    want = sorted(str(i) for i in dev_ids)
+    for name, entry in out.items():
+        if sorted(entry.get("dev_image_ids", [])) != want:
+            raise ValueError(f"the external-dev record of {name!r} was scored on other images "
+                             f"than this external-dev part; re-record it with {rerun}{name}")
+        entry["dev"] = pd.DataFrame(entry["dev"]).T
     return out
 
 
