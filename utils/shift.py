@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import dedup
-from .metrics import cluster_bootstrap_ci
+from .metrics import cluster_bootstrap_mean
 
 #: Long-side edges (pixels of the original image) of :func:`size_bins`; fixed in advance, not
 #: chosen on any result.
@@ -128,7 +128,7 @@ def error_rates(y, prob, keys, groups, threshold: float = 0.5, n_boot: int = 100
                 seed: int = 0, confidence: float = 0.95):
     """Where the errors fall: per value of ``keys`` (one category per image, e.g. the tumour
     type or the view), the images, the errors at ``threshold`` and the error rate with a cluster
-    bootstrap interval that resamples ``groups`` (:func:`utils.metrics.cluster_bootstrap_ci`).
+    bootstrap interval that resamples ``groups`` (:func:`utils.metrics.cluster_bootstrap_mean`).
     For a category of tumours the error rate is 1 - sensitivity, of healthy images
     1 - specificity.  A DataFrame indexed by category (sorted), columns ``images``, ``groups``,
     ``errors``, ``error_rate``, ``ci_low``, ``ci_high``."""
@@ -143,8 +143,8 @@ def error_rates(y, prob, keys, groups, threshold: float = 0.5, n_boot: int = 100
     for key in sorted(set(keys)):
         m = keys == key
         e = wrong[m]
-        lo, hi = cluster_bootstrap_ci(e, e, groups[m], metric=lambda t, p: float(np.mean(t)),
-                                      n_boot=n_boot, seed=seed, confidence=confidence)
+        _, lo, hi = cluster_bootstrap_mean(e, groups[m], n_boot=n_boot, seed=seed,
+                                           confidence=confidence)
         rows[key] = {"images": int(m.sum()), "groups": int(len(set(groups[m]))),
                      "errors": int(e.sum()), "error_rate": float(e.mean()),
                      "ci_low": lo, "ci_high": hi}
