@@ -19,20 +19,6 @@ def test_validation_split_is_inside_training_and_disjoint():
     assert list(other[1]) != list(val)
 
 
-def test_mean_ci_by_case_resamples_cases():
-    rng = np.random.default_rng(0)
-    values = rng.uniform(0.6, 0.95, 40)
-    cases = [f"c{i:02d}" for i in range(40)]   # sorted as listed
-    lo, hi = B.mean_ci_by_case(values, cases)
-    assert lo < values.mean() < hi
-    # one value per case: the same resamples as an ordinary bootstrap of the mean
-    ref = metrics.bootstrap_ci(values, values, metric=lambda t, p: float(np.mean(p)))
-    assert np.allclose((lo, hi), ref)
-    # a wider spread gives a wider interval
-    lo2, hi2 = B.mean_ci_by_case(values.mean() + 2 * (values - values.mean()), cases)
-    assert hi2 - lo2 > 1.5 * (hi - lo)
-
-
 class _Asymmetric:
     """A 'classifier' that reads one corner voxel: its flipped copies see other voxels."""
 

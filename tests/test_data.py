@@ -728,3 +728,29 @@ def test_corrupted_dicom_raises_a_clear_error(tmp_path):
     bad.write_bytes(b"\0" * 128 + b"DICM" + b"garbage" * 5)
     with pytest.raises(data.ImageDecodeError, match="DICOM"):
         data.read_image(bad)
+
+
+# ----------------------------------------------------------------------------------------
+# utils.datasets.ImageSet.take: a subset that keeps images, labels, groups and table together
+# ----------------------------------------------------------------------------------------
+def test_imageset_take_keeps_every_part_aligned():
+    from utils.datasets import ImageSet
+
+    n = 6
+    X = np.arange(n, dtype=np.float32).reshape(n, 1, 1, 1) / 10
+    table = pd.DataFrame({"file": [f"f{i}" for i in range(n)], "y": [0, 1, 0, 1, 1, 0]},
+                         index=np.arange(10, 10 + n))        # an index that is not 0..n-1
+    s = ImageSet(X, table["y"].to_numpy(), np.array(list("aabbcc")), table, ("no", "yes"))
+    sub = s.take([4, 1, 3])                                  # in the order given
+    assert len(sub) == 3 and sub.classes == ("no", "yes")
+    assert sub.X[:, 0, 0, 0].tolist() == pytest.approx([0.4, 0.1, 0.3])
+    assert sub.y.tolist() == [1, 1, 1] and sub.groups.tolist() == ["c", "a", "b"]
+    assert sub.table["file"].tolist() == ["f4", "f1", "f3"]
+    assert sub.table.index.tolist() == [0, 1, 2]            # renumbered, aligned with X
+    mask = s.take(s.groups == "b")                           # a boolean mask
+    assert mask.table["file"].tolist() == ["f2", "f3"] and mask.y.tolist() == [0, 1]
+    with pytest.raises(ValueError):
+        s.take(np.ones(n - 1, bool))
+    bare = ImageSet(X, s.y, s.groups, None).take([0])        # a set without a table
+    assert bare.table is None and bare.groups.tolist() == ["a"]
+    assert len(s) == n and s.table.index[0] == 10            # the original is unchanged

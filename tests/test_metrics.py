@@ -294,6 +294,51 @@ def test_cluster_bootstrap_of_copies_is_wider_than_of_images(labels):
         metrics.cluster_bootstrap_ci(y3, p3, g3[:-1])
 
 
+def test_cluster_bootstrap_mean_enumerable_case():
+    """Group A holds the values 0.2 and 0.4, group B the value 1.0.  Drawing two groups with
+    replacement gives AA (mean 0.3, probability 1/4), AB or BA ((0.2 + 0.4 + 1.0) / 3, 1/2) and
+    BB (1.0, 1/4): the mean is over values, so a larger group weighs more."""
+    values = np.array([0.2, 1.0, 0.4])
+    groups = np.array(["A", "B", "A"])
+    mean, lo, hi = metrics.cluster_bootstrap_mean(values, groups, n_boot=4000, seed=3)
+    assert mean == pytest.approx(1.6 / 3)
+    assert (lo, hi) == pytest.approx((0.3, 1.0))
+    # the middle 40 %: the quantiles 0.3 and 0.7 both fall on AB/BA (probability 1/2)
+    assert metrics.cluster_bootstrap_mean(values, groups, n_boot=4000, seed=3,
+                                          confidence=0.4)[1:] == pytest.approx((1.6 / 3,) * 2)
+    with pytest.raises(ValueError):
+        metrics.cluster_bootstrap_mean(values, groups[:2])
+    with pytest.raises(ValueError):
+        metrics.cluster_bootstrap_mean([], [])
+
+
+def test_cluster_bootstrap_mean_properties():
+    rng = np.random.default_rng(0)
+    values = rng.uniform(0.6, 0.95, 40)
+    cases = [f"c{i:02d}" for i in range(40)]                 # sorted as listed
+    mean, lo, hi = metrics.cluster_bootstrap_mean(values, cases, n_boot=1000, seed=2)
+    assert mean == pytest.approx(values.mean())
+    assert lo < mean < hi                                    # the interval holds the mean
+    # one value per group: the ordinary bootstrap of the mean, resample for resample
+    assert (lo, hi) == metrics.bootstrap_ci(values, values, metric=lambda t, p: float(np.mean(p)),
+                                            n_boot=1000, seed=2)
+    # the resamples of cluster_bootstrap_ci: the same interval as a metric of the values
+    groups = rng.integers(0, 12, 40)
+    assert metrics.cluster_bootstrap_mean(values, groups, n_boot=500, seed=5)[1:] == \
+        metrics.cluster_bootstrap_ci(values, values, groups, n_boot=500, seed=5,
+                                     metric=lambda t, p: float(np.mean(p)))
+    # constant values: a zero-width interval at the value
+    assert metrics.cluster_bootstrap_mean(np.full(30, 0.25), groups[:30], n_boot=200) == \
+        (0.25, 0.25, 0.25)
+    # a wider spread gives a wider interval; copies of a value in one group widen it too
+    wide = metrics.cluster_bootstrap_mean(values.mean() + 2 * (values - values.mean()), cases)
+    assert wide[2] - wide[1] > 1.5 * (hi - lo)
+    copies = metrics.cluster_bootstrap_mean(np.repeat(values, 3), np.repeat(cases, 3), n_boot=1000)
+    plain = metrics.bootstrap_ci(np.repeat(values, 3), np.repeat(values, 3), n_boot=1000,
+                                 metric=lambda t, p: float(np.mean(p)))
+    assert copies[2] - copies[1] > 1.5 * (plain[1] - plain[0])
+
+
 def test_cluster_bootstrap_diff_of_two_models():
     y = np.ones(6, int)
     a = np.array([1, 1, 1, 1, 0, 0])

@@ -2,6 +2,8 @@
 the training-time augmentation."""
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -82,6 +84,63 @@ def test_crop_on_real_brain_mris(mirror):
         assert side <= 1.05 * max(img.shape)            # never much more than the image
         # the crop keeps the bright pixels: nearly all of the image's brightness is inside
         assert out.astype(float).sum() >= 0.9 * img.astype(float).sum()
+
+
+def test_head_region_is_the_one_rule_of_the_box_and_the_mask():
+    """content_box is the square around head_region; head_mask is its bright pixels, holes
+    filled; utils.shift measures the head with the same function and threshold."""
+    from utils import shift
+
+    img = _blob_image()                                     # disc (the head) and a label
+    yy, xx = np.mgrid[:90, :120]
+    disc = (yy - 50) ** 2 + (xx - 45) ** 2 < 30 ** 2
+    img[44:56, 39:51] = 0                                   # a dark hole inside the head
+    region, top = preprocessing.head_region(img)
+    mask = preprocessing.head_mask(img / 255.0)
+    assert not region[5:12, 100:112].any()                  # the label is another region
+    assert not region[46:54, 41:49].any()                   # the hole's middle stays dark
+    np.testing.assert_array_equal(mask, disc)               # the disc itself, hole filled
+    assert region.sum() > disc.sum()                        # the blur widened the region
+    rows, cols = np.nonzero(region)
+    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    top_, left, side = preprocessing.content_box(img, margin=0.0)
+    assert side == max(r1 - r0, c1 - c0)
+    assert (top_ + side // 2, left + side // 2) == ((r0 + r1) // 2, (c0 + c1) // 2)
+    blank_region, blank_top = preprocessing.head_region(np.zeros((10, 12)))
+    assert blank_top == 0 and not blank_region.any() and blank_region.shape == (10, 12)
+    assert not preprocessing.head_mask(np.zeros((10, 12))).any()
+    # one function, one threshold
+    assert shift.head_mask is preprocessing.head_mask
+    for f in (preprocessing.head_region, preprocessing.head_mask, preprocessing.content_box,
+              preprocessing.crop_to_content, preprocessing.standardise_in_head,
+              preprocessing.head_crop, shift.head_fill, shift.input_stats,
+              shift.intensity_histogram):
+        assert inspect.signature(f).parameters["threshold"].default == \
+            preprocessing.HEAD_THRESHOLD, f.__name__
+    assert shift.head_fill((img / 255.0)[None], threshold=0.9)[0] < shift.head_fill(
+        (img / 255.0)[None])[0]                                 # the threshold is used
+
+
+def test_head_mask_lies_in_the_content_box_on_real_images(mirror):
+    from scipy import ndimage
+
+    from utils import data
+
+    files = [mirror / "brain_mri" / f for f in data.manifest("brain_mri")["file"].iloc[::40]]
+    files += [mirror / "brain_mri_external" / f
+              for f in data.manifest("brain_mri_external")["file"].iloc[::60]
+              if str(f).endswith((".jpg", ".png"))]
+    assert len(files) >= 8
+    for path in files:
+        img = data.read_image(path, mode="L")
+        mask = preprocessing.head_mask(img / 255.0)
+        region, _ = preprocessing.head_region(img)
+        top, left, side = preprocessing.content_box(img, margin=0.0)
+        assert 0.05 < mask.mean() < 1, path                  # a head, not the whole frame
+        inside = np.zeros(img.shape, bool)
+        inside[max(top, 0):top + side, max(left, 0):left + side] = True
+        assert not (mask & ~inside).any(), path             # the head is inside its square
+        assert not (mask & ~ndimage.binary_fill_holes(region)).any(), path  # and its region
 
 
 # ------------------------------------------------------------------------------------------

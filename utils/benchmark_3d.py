@@ -189,14 +189,6 @@ def validation_split(train_idx, cases, val_size: float = 0.15, seed: int = SEED)
     return train_idx[fit], train_idx[val]
 
 
-def mean_ci_by_case(values, cases, n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """95 % percentile bootstrap interval of the mean of per-case ``values`` (e.g. Dice),
-    resampling cases (the independent units: one volume per subject here)."""
-    v = np.asarray(values, dtype=float)
-    return metrics.cluster_bootstrap_ci(v, v, np.asarray(cases), n_boot=n_boot, seed=seed,
-                                        metric=lambda t, p: float(np.mean(p)))
-
-
 def _segment(model, X, boxes, flips: bool):
     """Label maps on each case's own grid (argmax of the softmax, optionally averaged over the
     left-right flip, axis 1)."""
@@ -280,7 +272,8 @@ def hippocampus_experiment(epochs: int | None = None, subset: int | None = None,
            "flips": flips, "shape": s["shape"], "volumes": vs, "model": model}
     for col in ("anterior", "posterior", "mean"):
         out[col] = float(dice[col].mean())
-        out[f"{col}_ci"] = mean_ci_by_case(dice[col], test_cases)
+        # 95 % interval resampling cases (the independent units: one volume per subject)
+        out[f"{col}_ci"] = metrics.cluster_bootstrap_mean(dice[col], test_cases)[1:]
     if verbose:
         print(f"hippocampus: mean Dice {out['mean']:.3f} [{out['mean_ci'][0]:.3f}, "
               f"{out['mean_ci'][1]:.3f}] on {len(test)} held-out cases (epoch {best_epoch} of "

@@ -56,6 +56,17 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.y)
 
+    def take(self, idx) -> "ImageSet":
+        """The images ``idx`` (indices or a boolean mask, in the order given) as an ImageSet:
+        X, y, groups and the table's rows (renumbered from 0) together, the same classes."""
+        idx = np.asarray(idx)
+        if idx.dtype == bool:
+            if len(idx) != len(self):
+                raise ValueError(f"a mask of {len(idx)} entries for {len(self)} images")
+            idx = np.flatnonzero(idx)
+        table = None if self.table is None else self.table.iloc[idx].reset_index(drop=True)
+        return ImageSet(self.X[idx], self.y[idx], self.groups[idx], table, self.classes)
+
 
 def _stack(paths, size, mode, resample="bilinear") -> np.ndarray:
     arrays = [data.read_image(p, mode=mode, size=size, resample=resample) for p in paths]

@@ -9,7 +9,8 @@ follow it by hand; the chapter checks each function against scikit-learn.  Class
   probabilities, with AUC: one row of a cross-validation table), :func:`auc_by_pairs`;
 * intervals: :func:`wilson_ci`, :func:`wald_ci`, :func:`bootstrap_ci` (proportions over
   independent images), :func:`cluster_bootstrap_ci` and :func:`cluster_bootstrap_diff` (images
-  that share a group: near-duplicates, one patient's images), :func:`t_interval` (a mean over
+  that share a group: near-duplicates, one patient's images), :func:`cluster_bootstrap_mean`
+  (the same resampling for a mean of one value per image or case), :func:`t_interval` (a mean over
   folds or seeds) and :func:`bounded_t_interval` (the same for a rate, kept inside [0, 1]);
 * tests: :func:`paired_test` (per-fold scores of two models, naive),
   :func:`corrected_resampled_ttest` (the same with Nadeau and Bengio's correction for the
@@ -253,6 +254,30 @@ def cluster_bootstrap_ci(y_true, y_pred, groups, metric=None, n_boot: int = 2000
     values = np.asarray(values)
     lo, hi = _percentile(values, confidence)
     return (lo, hi, values) if return_samples else (lo, hi)
+
+
+def cluster_bootstrap_mean(values, groups, n_boot: int = 2000, seed: int = 0,
+                           confidence: float = 0.95) -> tuple[float, float, float]:
+    """The mean of per-image (or per-case) ``values`` with a percentile *group* bootstrap
+    interval: ``(mean, low, high)``.
+
+    For a mean of one number per unit (a Dice per case, an error 0/1 per image, a warning flag
+    per input) rather than a metric of predictions against labels (:func:`cluster_bootstrap_ci`).
+    The resamples are those of :func:`cluster_bootstrap_ci` with the same ``groups`` and
+    ``seed``: each draws as many groups as there are, with replacement, and keeps every value of
+    every drawn group; ``low`` and ``high`` are the middle ``confidence`` share of the ``n_boot``
+    resampled means.  With one value per group, the groups' labels sorted in the values' order,
+    it is the ordinary bootstrap of the mean (:func:`bootstrap_ci`, same seed, same resamples);
+    constant values give a zero-width interval.
+    """
+    v, g = np.asarray(values, dtype=float).ravel(), np.asarray(groups).ravel()
+    if len(v) != len(g):
+        raise ValueError(f"values and groups have {len(v)} and {len(g)} entries")
+    if not len(v):
+        raise ValueError("cluster_bootstrap_mean needs at least one value")
+    means = [float(np.mean(v[idx])) for idx in _cluster_resamples(g, n_boot, seed)]
+    lo, hi = _percentile(means, confidence)
+    return float(np.mean(v)), lo, hi
 
 
 def cluster_bootstrap_diff(y_true, pred_a, pred_b, groups, metric=None, n_boot: int = 2000,

@@ -3,14 +3,16 @@
 * **Crop to the head** (:func:`content_box`, :func:`crop_square`, :func:`crop_to_content`,
   :func:`load_brain_cropped`, :func:`load_brain_external_cropped`, :func:`cropped_mask`).  The
   brain MRIs come with black borders of every width, so after a plain resize the head fills
-  anything from a third to all of the frame.  One rule, :func:`content_box`, finds the square
-  around the head; the same square cuts an image and its tumour mask alike.  It uses no label:
-  every image is treated the same way.
+  anything from a third to all of the frame.  One rule, :func:`head_region` (blur, 99th
+  percentile, :data:`HEAD_THRESHOLD`, largest connected region), finds the head:
+  :func:`content_box` takes the square around it (the same square cuts an image and its tumour
+  mask alike), :func:`head_mask` its own pixels (what :mod:`utils.shift` measures).  It uses no
+  label: every image is treated the same way.
 * **The same crop as a Keras layer** (:func:`head_crop`, class ``HeadCrop``): blur, 99th
   percentile, threshold, largest connected region (grown from a seed by geodesic dilation), the
   padded square and an antialiased bilinear resize, written with ``keras.ops`` so that a saved
-  model carries its own preprocessing from a raw image; ``tests/test_preprocessing.py`` checks it
-  against :func:`content_box` on the real images.
+  model carries its own preprocessing from a raw image (same :data:`HEAD_THRESHOLD`);
+  ``tests/test_preprocessing.py`` checks it against :func:`content_box` on the real images.
 * **Augmentation** (:func:`augmentation`): random left-right flips, small rotations, zooms,
   shifts and contrast/gamma changes, as Keras layers that act only while training; and, written
   out in NumPy for reading and for image/mask pairs, :data:`PAIRED_TRANSFORMS` (affine, flip,
@@ -31,31 +33,73 @@ from . import data, datasets
 # ------------------------------------------------------------------------------------------
 # Crop to the head
 # ------------------------------------------------------------------------------------------
-def content_box(image, threshold: float = 0.1, margin: float = 0.02) -> tuple[int, int, int]:
-    """The square ``(top, left, side)`` around an image's bright content (the head).
+#: The head's pixels are those brighter than this share of the image's 99th percentile (after a
+#: 5x5 blur in :func:`head_region`); the one threshold of :func:`content_box`, :func:`head_mask`,
+#: :func:`head_crop` and :func:`standardise_in_head`.  Fixed before any result was seen.
+HEAD_THRESHOLD = 0.1
 
-    Pixels brighter than ``threshold`` x the 99th percentile after a 5x5 blur (which ignores
-    isolated specks) count as content; only the largest connected region counts, so text,
-    rulers and corner labels drop out.  The square is centred on that region's bounding box and
-    its side is the box's longer side, padded by ``margin`` on each end.  It may reach past the
-    image's edges (:func:`crop_square` fills those parts with zeros).  A blank image gives the
-    square around the whole image.
 
-    :func:`crop_to_content` cuts this square out of an image, :func:`cropped_mask` cuts the same
-    square out of the image's tumour mask, so that the two stay aligned.
+def _gray(image) -> np.ndarray:
+    img = np.asarray(image, dtype=np.float32)
+    return img[..., 0] if img.ndim == 3 else img
+
+
+def head_region(image, threshold: float = HEAD_THRESHOLD):
+    """``(region, top)``: the largest connected region of an image's bright content, and the 99th
+    percentile ``top`` of the blurred image.
+
+    Pixels brighter than ``threshold`` x ``top`` after a 5x5 box blur (which ignores isolated
+    specks) count as content; only the largest connected region (4-connected) counts, so text,
+    rulers and corner labels drop out.  The blur widens the region by a few pixels.  A blank
+    image (``top`` of 0) gives an empty region.  An (H, W, C) image is read from its first
+    channel.  The one rule behind :func:`content_box` (the square around the region) and
+    :func:`head_mask` (the head's own pixels).
     """
     from scipy import ndimage
 
-    img = np.asarray(image, dtype=np.float32)
-    if img.ndim == 3:
-        img = img[..., 0]
+    img = _gray(image)
     smooth = ndimage.uniform_filter(img, size=5)
     top = np.percentile(smooth, 99)
-    mask = smooth > threshold * top if top > 0 else np.ones_like(img, bool)
+    if top <= 0:
+        return np.zeros(img.shape, bool), top
+    mask = smooth > threshold * top
     lab, n = ndimage.label(mask)
     if n > 1:
         sizes = ndimage.sum(mask, lab, index=np.arange(1, n + 1))
         mask = lab == (1 + int(np.argmax(sizes)))
+    return mask, top
+
+
+def head_mask(image, threshold: float = HEAD_THRESHOLD) -> np.ndarray:
+    """Boolean mask of the head in one image: the pixels of :func:`head_region` that are bright
+    themselves (brighter than ``threshold`` x the blurred 99th percentile before the blur too),
+    holes filled.  A blank image gives an empty mask.  :func:`utils.shift.head_fill` and the
+    input statistics of :mod:`utils.shift` measure the head with it."""
+    from scipy import ndimage
+
+    region, top = head_region(image, threshold)
+    if top <= 0:
+        return region
+    # the blur widens the region by a few pixels: keep its pixels that are bright themselves
+    return ndimage.binary_fill_holes(region & (_gray(image) > threshold * top))
+
+
+def content_box(image, threshold: float = HEAD_THRESHOLD,
+                margin: float = 0.02) -> tuple[int, int, int]:
+    """The square ``(top, left, side)`` around an image's bright content (the head).
+
+    The content is :func:`head_region`: pixels brighter than ``threshold`` x the 99th
+    percentile after a 5x5 blur, the largest connected region only.  The square is centred on
+    that region's bounding box and its side is the box's longer side, padded by ``margin`` on
+    each end.  It may reach past the image's edges (:func:`crop_square` fills those parts with
+    zeros).  A blank image gives the square around the whole image.
+
+    :func:`crop_to_content` cuts this square out of an image, :func:`cropped_mask` cuts the same
+    square out of the image's tumour mask, so that the two stay aligned.
+    """
+    mask, top = head_region(image, threshold)
+    if top <= 0:
+        mask = np.ones_like(mask)
     rows, cols = np.nonzero(mask)
     r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     side = int(max(r1 - r0, c1 - c0) * (1 + 2 * margin))
@@ -77,7 +121,7 @@ def crop_square(array, box) -> np.ndarray:
     return out
 
 
-def crop_to_content(image, threshold: float = 0.1, margin: float = 0.02) -> np.ndarray:
+def crop_to_content(image, threshold: float = HEAD_THRESHOLD, margin: float = 0.02) -> np.ndarray:
     """Crop a grayscale image to the square around its bright content (:func:`content_box`).
 
     After this crop the head fills the frame in every brain MRI, whatever the width of its
@@ -126,7 +170,8 @@ def cropped_mask(image_path, mask_path, size: int) -> np.ndarray:
 # ------------------------------------------------------------------------------------------
 # The crop to the head inside a Keras graph
 # ------------------------------------------------------------------------------------------
-def head_crop(size: int, threshold: float = 0.1, margin: float = 0.02, name: str = "head_crop"):
+def head_crop(size: int, threshold: float = HEAD_THRESHOLD, margin: float = 0.02,
+              name: str = "head_crop"):
     """A Keras layer: grayscale images (B, H, W, 1) in [0, 1] -> their head crops (B, size,
     size, 1), what :func:`crop_to_content` followed by PIL's bilinear resize computes.
 
@@ -153,7 +198,7 @@ def _head_crop_layer():
 
     @keras.saving.register_keras_serializable(package="dlbi")
     class HeadCrop(keras.layers.Layer):
-        def __init__(self, size=224, threshold=0.1, margin=0.02, **kwargs):
+        def __init__(self, size=224, threshold=HEAD_THRESHOLD, margin=0.02, **kwargs):
             super().__init__(**kwargs)
             self.size, self.threshold, self.margin = int(size), float(threshold), float(margin)
 
@@ -423,14 +468,18 @@ PAIRED_TRANSFORMS = {"affine": paired_affine, "flip": paired_flip, "elastic": pa
 # ------------------------------------------------------------------------------------------
 # Intensity standardisation (a candidate against a shift of scanner and collection)
 # ------------------------------------------------------------------------------------------
-def standardise_in_head(X, threshold: float = 0.1, clip: float = 3.0) -> np.ndarray:
+def standardise_in_head(X, threshold: float = HEAD_THRESHOLD, clip: float = 3.0) -> np.ndarray:
     """Each image z-scored within its head: the mean and SD of the pixels brighter than
-    ``threshold`` x the image's 99th percentile (the head, as :func:`content_box` finds it,
-    without the blur), then ``z`` clipped to ``[-clip, clip]`` and mapped to [0, 1] by
+    ``threshold`` (:data:`HEAD_THRESHOLD`) x the image's 99th percentile, then ``z`` clipped to ``[-clip, clip]`` and mapped to [0, 1] by
     ``(z + clip) / (2 clip)``; the background (outside the head) becomes 0.  ``X``: (N, H, W, C)
     in [0, 1], the channels of an image treated as one (gray repeated as RGB stays so).
     Returns float32 of the same shape, so that two collections scanned with other contrasts
-    and windowing meet the model at the same intensity scale."""
+    and windowing meet the model at the same intensity scale.
+
+    The head here is not :func:`head_mask`: no blur, no largest region, no filled holes, on the
+    mean of the channels, so a bright label counts and dark pixels inside the head (ventricles)
+    stay out of the mean and SD and at 0.  Chapter 13's standardised figures are measured with
+    this rule, so it stays; it shares the threshold only."""
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 4:
         raise ValueError(f"X must be (N, H, W, C), not {X.shape}")

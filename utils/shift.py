@@ -1,19 +1,21 @@
 """Measuring a dataset shift: what differs between two collections of images, and where a
 model's errors fall.
 
-Descriptive statistics of the inputs (:func:`head_mask`, :func:`head_fill`,
-:func:`input_stats`, :func:`intensity_histogram`), error rates per category with grouped
-intervals (:func:`size_bins`, :func:`error_rates`), and the closest pairs between two
-collections by perceptual hash, whatever the orientation (:func:`nearest_pairs`).  Chapters 00
-(the external brain MRI sets) and 13 ("Why it drops") use them.  The domain probe of chapter 13
-reuses :func:`utils.covid.probe` (a grouped logistic-regression probe), which lives one layer up.
+Descriptive statistics of the inputs (:func:`head_fill`, :func:`input_stats`,
+:func:`intensity_histogram`, measured inside the head of :func:`utils.preprocessing.head_mask`),
+error rates per category with grouped intervals (:func:`size_bins`, :func:`error_rates`), and
+the closest pairs between two collections by perceptual hash, whatever the orientation
+(:func:`nearest_pairs`).  Chapters 00 (the external brain MRI sets) and 13 ("Why it drops")
+use them.  The domain probe of chapter 13 reuses :func:`utils.covid.probe` (a grouped
+logistic-regression probe), which lives one layer up.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import dedup
-from .metrics import cluster_bootstrap_ci
+from .metrics import cluster_bootstrap_mean
+from .preprocessing import HEAD_THRESHOLD, head_mask
 
 #: Long-side edges (pixels of the original image) of :func:`size_bins`; fixed in advance, not
 #: chosen on any result.
@@ -25,31 +27,9 @@ def _gray(image) -> np.ndarray:
     return img[..., 0] if img.ndim == 3 else img
 
 
-def head_mask(image, threshold: float = 0.1) -> np.ndarray:
-    """Boolean mask of the head in one image: pixels brighter than ``threshold`` x the 99th
-    percentile after a 5x5 blur, the largest connected region only (of it, the pixels bright
-    before the blur too), holes filled (the rule of
-    :func:`utils.preprocessing.content_box`, as a mask instead of a box).  A blank image gives an
-    empty mask."""
-    from scipy import ndimage
-
-    img = _gray(image)
-    smooth = ndimage.uniform_filter(img, size=5)
-    top = np.percentile(smooth, 99)
-    if top <= 0:
-        return np.zeros(img.shape, bool)
-    mask = smooth > threshold * top
-    lab, n = ndimage.label(mask)
-    if n > 1:
-        sizes = ndimage.sum(mask, lab, index=np.arange(1, n + 1))
-        mask = lab == (1 + int(np.argmax(sizes)))
-    # the blur widens the region by a few pixels: keep its pixels that are bright themselves
-    return ndimage.binary_fill_holes(mask & (img > threshold * top))
-
-
-def head_fill(images, threshold: float = 0.1) -> np.ndarray:
-    """Share of each image's frame that the head fills (:func:`head_mask`), one value per image
-    of ``images`` (N, H, W) or (N, H, W, C)."""
+def head_fill(images, threshold: float = HEAD_THRESHOLD) -> np.ndarray:
+    """Share of each image's frame that the head fills (:func:`utils.preprocessing.head_mask`),
+    one value per image of ``images`` (N, H, W) or (N, H, W, C)."""
     return np.array([head_mask(im, threshold).mean() for im in images], dtype=float)
 
 
@@ -65,7 +45,7 @@ def image_sizes(paths):
     return w, h
 
 
-def input_stats(images, width=None, height=None, threshold: float = 0.1):
+def input_stats(images, width=None, height=None, threshold: float = HEAD_THRESHOLD):
     """Per image, statistics that involve no label and no model: original ``width``, ``height``
     and long side (when given), ``head_fill``, mean and SD of the intensity inside the head,
     mean of the background (outside the head).  ``images`` in [0, 1], (N, H, W[, C])."""
@@ -91,7 +71,7 @@ def input_stats(images, width=None, height=None, threshold: float = 0.1):
 
 
 def intensity_histogram(images, bins: int = 32, inside_head: bool = True,
-                        threshold: float = 0.1):
+                        threshold: float = HEAD_THRESHOLD):
     """Pooled intensity histogram of ``images`` in [0, 1] as a density over ``bins`` equal bins:
     ``(edges, density)``, density summing to 1.  With ``inside_head`` only the pixels of each
     image's :func:`head_mask` count (the background would dominate otherwise)."""
@@ -128,7 +108,7 @@ def error_rates(y, prob, keys, groups, threshold: float = 0.5, n_boot: int = 100
                 seed: int = 0, confidence: float = 0.95):
     """Where the errors fall: per value of ``keys`` (one category per image, e.g. the tumour
     type or the view), the images, the errors at ``threshold`` and the error rate with a cluster
-    bootstrap interval that resamples ``groups`` (:func:`utils.metrics.cluster_bootstrap_ci`).
+    bootstrap interval that resamples ``groups`` (:func:`utils.metrics.cluster_bootstrap_mean`).
     For a category of tumours the error rate is 1 - sensitivity, of healthy images
     1 - specificity.  A DataFrame indexed by category (sorted), columns ``images``, ``groups``,
     ``errors``, ``error_rate``, ``ci_low``, ``ci_high``."""
@@ -143,8 +123,8 @@ def error_rates(y, prob, keys, groups, threshold: float = 0.5, n_boot: int = 100
     for key in sorted(set(keys)):
         m = keys == key
         e = wrong[m]
-        lo, hi = cluster_bootstrap_ci(e, e, groups[m], metric=lambda t, p: float(np.mean(t)),
-                                      n_boot=n_boot, seed=seed, confidence=confidence)
+        _, lo, hi = cluster_bootstrap_mean(e, groups[m], n_boot=n_boot, seed=seed,
+                                           confidence=confidence)
         rows[key] = {"images": int(m.sum()), "groups": int(len(set(groups[m]))),
                      "errors": int(e.sum()), "error_rate": float(e.mean()),
                      "ci_low": lo, "ci_high": hi}
