@@ -62,5 +62,58 @@ def test_ablation_same_folds_and_corrected_test():
     assert cmp.loc["gamma", "difference"] == pytest.approx(want["mean_diff"])
     assert cmp.loc["gamma", "ci_low"] == pytest.approx(want["ci_low"])
     assert np.isnan(cmp.loc["none", "difference"])
+    # the predicted-positive share per fold is recorded; these models predict both classes
+    pos = res["fold_positive_rate"]
+    assert list(pos.columns) == ["none", "flip", "gamma"] and len(pos) == 4
+    assert ((pos > 0) & (pos < 1)).all().all()
+    assert res["one_class"] == {} and (cmp["one-class folds"] == 0).all()
+    assert res["n_models"] == 4 * 3
     with pytest.raises(ValueError):
         crossval.augmentation_ablation(_Recorder, X, y, folds, families=("flip",))
+
+
+class _AlwaysYes:
+    """A stand-in model that has collapsed: it answers "tumour" for every image."""
+
+    def fit(self, X, y, epochs, batch_size, verbose):
+        pass
+
+    def __call__(self, X, training=False):
+        return np.ones(len(X))
+
+
+class _YesUnlessDark:
+    """Predicts "tumour" unless an image is darker than 0.5 on average: trained on anything, it
+    gives one class only where a fold's test images are all bright."""
+
+    def fit(self, X, y, epochs, batch_size, verbose):
+        pass
+
+    def __call__(self, X, training=False):
+        return (np.asarray(X).reshape(len(X), -1).mean(1) >= 0.5).astype(float)
+
+
+def test_ablation_records_one_class_folds():
+    """A family whose models predict one class scores each fold's share of that class, and the
+    result says so: its predicted-positive rate is 1 there and the fold is listed."""
+    X = _images(40, 8)
+    y = np.tile([0, 1, 1, 1], 10)
+    groups = np.arange(40)
+    folds = splits.grouped_kfold(y, groups, n_splits=4, seed=0)
+    res = crossval.augmentation_ablation(_AlwaysYes, X, y, folds, families=("none", "flip"), epochs=1)
+    assert (res["fold_positive_rate"] == 1.0).all().all()
+    assert res["one_class"] == {"none": [1, 2, 3, 4], "flip": [1, 2, 3, 4]}
+    assert (res["comparison"]["one-class folds"] == 4).all()
+    shares = [y[te].mean() for _, te in folds]
+    assert np.allclose(res["fold_accuracy"]["flip"], shares)
+    # only the folds whose test images are all bright are one-class
+    bright = X.copy()
+    test0 = folds[0][1]
+    bright[test0] = 0.9
+    rest = np.setdiff1d(np.arange(40), test0)
+    bright[rest[: len(rest) // 2]] = 0.1                  # the other folds get dark images too
+    res = crossval.augmentation_ablation(_YesUnlessDark, bright, y, folds, families=("none",), epochs=1)
+    pos = res["fold_positive_rate"]["none"]
+    assert pos[0] == 1.0 and ((pos[1:] > 0) & (pos[1:] < 1)).all()
+    assert res["one_class"] == {"none": [1]}
+    assert res["comparison"].loc["none", "one-class folds"] == 1

@@ -624,8 +624,16 @@ def augmentation_ablation(build_fn, X, y, folds, families=ABLATION_FAMILIES, epo
     augmented.  Every family is compared with ``"none"`` by the corrected resampled t-test of
     the fold accuracies (:func:`utils.metrics.corrected_resampled_ttest`, family minus none).
 
-    Returns ``{"fold_accuracy": DataFrame (fold x family), "comparison": DataFrame (one row per
-    family: mean accuracy, difference to none, its corrected interval, p), "seconds": float}``.
+    A model that predicts one class for every test image of a fold scores that fold's share of
+    the class, whatever the family; such folds are recorded so that a table of accuracies is not
+    read as a difference between transforms.
+
+    Returns ``{"fold_accuracy": DataFrame (fold x family), "fold_positive_rate": DataFrame (fold x
+    family: the share of the fold's test images predicted positive), "one_class": {family: the
+    folds, numbered from 1, whose test images all got the same prediction} (families without
+    such a fold left out), "comparison": DataFrame (one row per family: mean accuracy, folds
+    predicted as one class, difference to none, its corrected interval, p), "n_models": folds x
+    families trained, "seconds": float}``.
     """
     import pandas as pd
 
@@ -634,7 +642,7 @@ def augmentation_ablation(build_fn, X, y, folds, families=ABLATION_FAMILIES, epo
     if "none" not in families:
         raise ValueError("the ablation compares every family with 'none': include it")
     X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
-    start, acc = time.perf_counter(), {f: [] for f in families}
+    start, acc, positive = time.perf_counter(), {f: [] for f in families}, {f: [] for f in families}
     for k, (train, test) in enumerate(folds):
         for family in families:
             config.seed_everything(seed)
@@ -645,15 +653,20 @@ def augmentation_ablation(build_fn, X, y, folds, families=ABLATION_FAMILIES, epo
                           batch_size=batch_size, verbose=0)
             prob = np.asarray(predict(model, X[test])).ravel()
             acc[family].append(float(np.mean((prob >= 0.5) == y[test])))
-    fold_acc = pd.DataFrame(acc)
+            positive[family].append(float(np.mean(prob >= 0.5)))
+    fold_acc, fold_pos = pd.DataFrame(acc), pd.DataFrame(positive)
+    one_class = {f: [k + 1 for k, r in enumerate(fold_pos[f]) if r in (0.0, 1.0)] for f in families}
+    one_class = {f: folds_ for f, folds_ in one_class.items() if folds_}
     n_train = np.mean([len(tr) for tr, _ in folds])
     n_test = np.mean([len(te) for _, te in folds])
     rows = []
     for family in families:
-        row = {"family": family, "accuracy": fold_acc[family].mean()}
+        row = {"family": family, "accuracy": fold_acc[family].mean(),
+               "one-class folds": len(one_class.get(family, []))}
         if family != "none":
             t = corrected_resampled_ttest(fold_acc[family], fold_acc["none"], n_train, n_test)
             row.update(difference=t["mean_diff"], ci_low=t["ci_low"], ci_high=t["ci_high"], p=t["p"])
         rows.append(row)
-    return {"fold_accuracy": fold_acc, "comparison": pd.DataFrame(rows).set_index("family"),
-            "seconds": time.perf_counter() - start}
+    return {"fold_accuracy": fold_acc, "fold_positive_rate": fold_pos, "one_class": one_class,
+            "comparison": pd.DataFrame(rows).set_index("family"),
+            "n_models": len(folds) * len(families), "seconds": time.perf_counter() - start}
