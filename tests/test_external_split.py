@@ -66,6 +66,29 @@ def test_grouped_draw_takes_whole_groups_in_proportion_and_nests():
     assert not np.array_equal(small, splits.grouped_draw(strata, groups, 20, pool=dev, seed=6))
 
 
+def test_external_subset_draws_inside_each_half_of_the_whole_sets_split():
+    data = fake_external(2)
+    table = data.table
+    dev_all, test_all = splits.split_external(table)          # the table alone splits the same
+    assert np.array_equal(dev_all, splits.split_external(data)[0])
+    keep, part = splits.external_subset(table, None)
+    assert np.array_equal(keep, np.arange(len(table)))
+    assert np.array_equal(np.flatnonzero(part == "test"), test_all)   # whole set: the same split
+    for subset, seed in ((60, 0), (120, 1), (200, 7)):
+        keep, part = splits.external_subset(table, subset, seed=seed)
+        assert 0.7 * subset <= len(keep) <= 1.5 * subset + 10
+        assert set(keep[part == "test"]) <= set(test_all)      # a subset's test is the set's test
+        assert set(keep[part == "dev"]) <= set(dev_all)
+        assert (part == "test").any() and (part == "dev").any()
+        small = table.iloc[keep].reset_index(drop=True).assign(external_split=part)
+        d, t = splits.split_external(small)                     # the recorded halves come back
+        assert np.array_equal(keep[t], keep[part == "test"]) and len(d) + len(t) == len(keep)
+        rest = np.setdiff1d(np.arange(len(table)), keep)
+        assert splits.straddling_groups(keep, rest, table["group"]) == 0   # whole groups
+    with pytest.raises(ValueError, match="split by its loader"):
+        splits.split_external(small, seed=14)
+
+
 def test_head_cv_is_the_transfer_protocols_cross_validation():
     rng = np.random.default_rng(0)
     n = 60
