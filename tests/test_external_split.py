@@ -108,3 +108,24 @@ def test_head_cv_is_the_transfer_protocols_cross_validation():
     assert p.shape == (n,) and np.all((p >= 0) & (p <= 1))
     np.testing.assert_allclose(p, crossval.predict(xp.fit_head(F, y, seed=3, quick=True), F),
                                atol=1e-6)
+
+
+def test_external_scores_rows_per_type_and_view_match_scores_with_ci():
+    """The per-type and per-view rows bootstrap only their rate, with the intervals that
+    scores_with_ci gives the same images (same resamples)."""
+    from utils import calibration as cal
+
+    data = fake_external(3)
+    rng = np.random.default_rng(0)
+    p = np.clip(0.35 * data.y + rng.uniform(0, 0.65, len(data.y)), 0, 1)
+    s = xp.external_scores(data.y, p, data.table, threshold=0.45, n_boot=60, seed=2)
+    t = data.table
+    for col, label, rate in (("tumour_type", 1, "sensitivity"), ("view", 0, "specificity")):
+        for value in sorted(set(t.loc[data.y == label, col])):
+            m = (data.y == label) & (t[col].to_numpy() == value)
+            ref = cal.scores_with_ci(data.y[m], p[m], t["group"].to_numpy()[m], threshold=0.45,
+                                     n_boot=60, seed=2).loc[rate]
+            row = s.loc[f"{rate} {value}"]
+            assert 0 < row["value"] < 1
+            for k in ("value", "ci_low", "ci_high", "n"):
+                assert row[k] == pytest.approx(ref[k]), (value, k)
