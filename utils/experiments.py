@@ -177,6 +177,25 @@ class FinalModel:
         """P(tumour) for images ``X`` (N, H, W, C) in [0, 1], with the protocol's TTA."""
         return predict(self.model, X, tta=self.tta, batch_size=batch_size)
 
+    def predict_features(self, F, batch_size: int = 256) -> np.ndarray:
+        """P(tumour) from the images' cached frozen features ``F`` (N, 1280), as
+        :func:`utils.transfer.extract_features` gives them (pooled): the layers after the
+        backbone's pooling (``head_gap``: dropout, the output) applied in inference mode, what
+        :meth:`predict` computes from the images without running the backbone again.  Only for
+        the frozen-backbone ``"transfer"`` protocol (no test-time augmentation)."""
+        names = [layer.name for layer in self.model.layers]
+        if self.name != "transfer" or self.tta or "head_gap" not in names:
+            raise ValueError(f"predict_features needs the frozen-backbone transfer model, not {self.name!r}")
+        head = self.model.layers[names.index("head_gap") + 1:]
+        F = np.asarray(F, dtype=np.float32)
+        out = []
+        for i in range(0, len(F), batch_size):
+            x = F[i:i + batch_size]
+            for layer in head:
+                x = layer(x, training=False)
+            out.append(np.asarray(x).ravel())
+        return np.concatenate(out) if out else np.zeros(0)
+
     def classify(self, X) -> np.ndarray:
         """1 (tumour) where ``predict(X) >= threshold``, else 0."""
         return (self.predict(X) >= self.threshold).astype(int)
