@@ -318,6 +318,20 @@ def test_options_include_no_rgb_crop_and_subset(ext_env):
     assert (cropped.X < 0.05).mean() < (plain.X < 0.05).mean()
 
 
+def test_quick_subset_keeps_the_whole_sets_external_split(external):
+    from utils import splits
+
+    dev_all, test_all = splits.split_external(external)
+    ids = external.table["image_id"].to_numpy()
+    assert set(external.table["external_split"]) == {"dev", "test"}
+    for subset, seed in ((60, 1), (150, 42)):
+        small = datasets.load_brain_mri_external(size=16, subset=subset, seed=seed)
+        dev, test = splits.split_external(small)
+        small_ids = small.table["image_id"].to_numpy()
+        assert len(test) and set(small_ids[test]) <= set(ids[test_all])
+        assert len(dev) and set(small_ids[dev]) <= set(ids[dev_all])
+
+
 def test_ixi_coronal_and_sagittal_slices():
     from utils import datasets
 

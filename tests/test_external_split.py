@@ -66,6 +66,29 @@ def test_grouped_draw_takes_whole_groups_in_proportion_and_nests():
     assert not np.array_equal(small, splits.grouped_draw(strata, groups, 20, pool=dev, seed=6))
 
 
+def test_external_subset_draws_inside_each_half_of_the_whole_sets_split():
+    data = fake_external(2)
+    table = data.table
+    dev_all, test_all = splits.split_external(table)          # the table alone splits the same
+    assert np.array_equal(dev_all, splits.split_external(data)[0])
+    keep, part = splits.external_subset(table, None)
+    assert np.array_equal(keep, np.arange(len(table)))
+    assert np.array_equal(np.flatnonzero(part == "test"), test_all)   # whole set: the same split
+    for subset, seed in ((60, 0), (120, 1), (200, 7)):
+        keep, part = splits.external_subset(table, subset, seed=seed)
+        assert 0.7 * subset <= len(keep) <= 1.5 * subset + 10
+        assert set(keep[part == "test"]) <= set(test_all)      # a subset's test is the set's test
+        assert set(keep[part == "dev"]) <= set(dev_all)
+        assert (part == "test").any() and (part == "dev").any()
+        small = table.iloc[keep].reset_index(drop=True).assign(external_split=part)
+        d, t = splits.split_external(small)                     # the recorded halves come back
+        assert np.array_equal(keep[t], keep[part == "test"]) and len(d) + len(t) == len(keep)
+        rest = np.setdiff1d(np.arange(len(table)), keep)
+        assert splits.straddling_groups(keep, rest, table["group"]) == 0   # whole groups
+    with pytest.raises(ValueError, match="split by its loader"):
+        splits.split_external(small, seed=14)
+
+
 def test_head_cv_is_the_transfer_protocols_cross_validation():
     rng = np.random.default_rng(0)
     n = 60
@@ -85,3 +108,24 @@ def test_head_cv_is_the_transfer_protocols_cross_validation():
     assert p.shape == (n,) and np.all((p >= 0) & (p <= 1))
     np.testing.assert_allclose(p, crossval.predict(xp.fit_head(F, y, seed=3, quick=True), F),
                                atol=1e-6)
+
+
+def test_external_scores_rows_per_type_and_view_match_scores_with_ci():
+    """The per-type and per-view rows bootstrap only their rate, with the intervals that
+    scores_with_ci gives the same images (same resamples)."""
+    from utils import calibration as cal
+
+    data = fake_external(3)
+    rng = np.random.default_rng(0)
+    p = np.clip(0.35 * data.y + rng.uniform(0, 0.65, len(data.y)), 0, 1)
+    s = xp.external_scores(data.y, p, data.table, threshold=0.45, n_boot=60, seed=2)
+    t = data.table
+    for col, label, rate in (("tumour_type", 1, "sensitivity"), ("view", 0, "specificity")):
+        for value in sorted(set(t.loc[data.y == label, col])):
+            m = (data.y == label) & (t[col].to_numpy() == value)
+            ref = cal.scores_with_ci(data.y[m], p[m], t["group"].to_numpy()[m], threshold=0.45,
+                                     n_boot=60, seed=2).loc[rate]
+            row = s.loc[f"{rate} {value}"]
+            assert 0 < row["value"] < 1
+            for k in ("value", "ci_low", "ci_high", "n"):
+                assert row[k] == pytest.approx(ref[k]), (value, k)

@@ -107,3 +107,14 @@ def test_with_preprocessing_puts_the_input_scaling_inside():
     assert all(a is not b for a in grey.layers for b in flat.layers)   # its own layers
     with pytest.raises(ValueError):
         transfer.with_preprocessing(flat, channels=2)
+
+
+def test_transfer_predict_features_is_predict_from_cached_features(sets, finals):
+    """The final transfer model on its images' cached frozen features gives its probabilities
+    without running the backbone again; other protocols refuse."""
+    data, fm = sets("transfer"), finals["transfer"]
+    F = transfer.extract_features(data.X[:8], cache=False, verbose=False).values
+    np.testing.assert_allclose(fm.predict_features(F), fm.predict(data.X[:8]), atol=1e-5)
+    assert not np.allclose(fm.predict_features(F[::-1]), fm.predict(data.X[:8]), atol=1e-5)
+    with pytest.raises(ValueError, match="transfer"):
+        finals["paper"].predict_features(F)

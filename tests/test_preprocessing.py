@@ -222,6 +222,40 @@ def test_head_crop_layer_blank_image_gives_whole_frame():
     assert tuple(int(v) for v in layer._box(x)) == preprocessing.content_box(x[..., 0])
 
 
+def _heads(seed, n, scale=0.4, shift=0.3, power=1.0):
+    rng = np.random.default_rng(seed)
+    X = np.zeros((n, 32, 32, 1), np.float32)
+    X[:, 8:24, 8:24, 0] = shift + scale * rng.random((n, 16, 16)) ** power   # the "heads"
+    return X
+
+
+def test_match_histogram_in_head_agrees_with_skimage_and_keeps_the_background():
+    exposure = pytest.importorskip("skimage.exposure")
+    train = _heads(0, 5)                                  # the reference: training images only
+    ref = preprocessing.head_histogram(train)
+    values, quantiles = ref
+    assert np.all(np.diff(values) > 0) and quantiles[-1] == pytest.approx(1.0)
+    other = _heads(1, 3, scale=0.35, shift=0.6, power=2.0)  # another scanner: other contrast
+    out = preprocessing.match_histogram_in_head(other, ref)
+    assert out.shape == other.shape and out.dtype == np.float32
+    pooled = np.concatenate([t[..., 0][preprocessing._inside_head(t[..., 0])] for t in train])
+    for img, got in zip(other, out):
+        inside = preprocessing._inside_head(img[..., 0])
+        want = exposure.match_histograms(img[..., 0][inside].astype(np.float64), pooled)
+        np.testing.assert_allclose(got[..., 0][inside], want, atol=1e-6)
+        assert np.all(got[..., 0][~inside] == 0)                   # background becomes 0
+    # after matching, a head's intensities follow the reference, not its own scanner
+    assert abs(np.median(out[:, 8:24, 8:24]) - np.median(train[:, 8:24, 8:24])) < 0.02
+    assert abs(np.median(other[:, 8:24, 8:24]) - np.median(train[:, 8:24, 8:24])) > 0.1
+    order = np.argsort(other[0, 8:24, 8:24, 0], axis=None)        # the ranks are kept
+    assert np.all(np.diff(out[0, 8:24, 8:24, 0].ravel()[order]) >= 0)
+    rgb = preprocessing.match_histogram_in_head(np.repeat(other, 3, -1), ref)
+    np.testing.assert_allclose(rgb[..., 0], rgb[..., 2])
+    np.testing.assert_allclose(rgb[..., 0], out[..., 0], atol=1e-6)
+    with pytest.raises(ValueError):
+        preprocessing.match_histogram_in_head(other[0], ref)
+
+
 def test_standardise_in_head_removes_a_contrast_and_brightness_change():
     rng = np.random.default_rng(0)
     img = np.zeros((1, 32, 32, 1), np.float32)

@@ -335,26 +335,6 @@ def _prepare(images, size: int, mode: str, crop=None) -> np.ndarray:
     return np.repeat(X, 3, axis=-1) if mode == "RGB" else X
 
 
-def _group_subset(df, subset: int, seed: int):
-    """Row indices of about ``subset`` rows: whole groups, drawn at random (seeded) within each
-    stratum (source and tumour type) in proportion to the stratum's size."""
-    rng = np.random.default_rng(seed)
-    strata = df["source"] + ":" + df["tumour_type"]
-    keep = []
-    for stratum in sorted(set(strata)):
-        rows = df[strata == stratum]
-        target = max(1, round(subset * len(rows) / len(df)))
-        groups = rows["group"].unique()
-        taken = 0
-        for g in rng.permutation(groups):
-            if taken >= target:
-                break
-            members = np.flatnonzero((strata == stratum) & (df["group"] == g))
-            keep.extend(members)
-            taken += len(members)
-    return np.sort(np.array(keep, dtype=int))
-
-
 def load_brain_mri_external(size: int = 128, mode: str = "L", crop=None,
                             include_no: bool = False, levels_mm=IXI_LEVELS_MM,
                             max_distance: int = EXTERNAL_MAX_DISTANCE,
@@ -397,8 +377,11 @@ def load_brain_mri_external(size: int = 128, mode: str = "L", crop=None,
     (2.0 for IXI, unknown for Kaggle), ``view``, ``level_mm``, ``z``, ``age``, ``sex``,
     ``issue`` and ``sha256`` (of the file; for a slice, of its volume).
 
-    ``subset`` keeps about that many images: whole groups, drawn at random (``seed``) within
-    each source and tumour type in proportion (quick mode).
+    ``external_split`` (``"dev"`` or ``"test"``): the row's half of the external set's one
+    development/test split, made on the whole set (:func:`utils.splits.external_subset`) and
+    returned by :func:`utils.splits.split_external`.  ``subset`` keeps about that many images
+    (quick mode): whole groups, drawn seeded (``seed``) per stratum inside each half, so a
+    subset's external-test images are external-test images of the whole set.
 
     Caveat: class and source are confounded by construction (every tumour from one collection,
     every healthy brain from another, at different resolutions), and so is the view: the IXI
@@ -439,10 +422,11 @@ def load_brain_mri_external(size: int = 128, mode: str = "L", crop=None,
     healthy = pd.concat(healthy_parts, ignore_index=True)
     table = pd.concat([kaggle, healthy], ignore_index=True)
     images = ext_images + ixi_arrays
-    if subset is not None and subset < len(table):
-        keep = _group_subset(table, subset, seed)
-        table = table.iloc[keep].reset_index(drop=True)
-        images = [images[i] for i in keep]
+    from .splits import external_subset
+
+    keep, part = external_subset(table, subset, seed)
+    table = table.iloc[keep].reset_index(drop=True).assign(external_split=part)
+    images = [images[i] for i in keep]
     X = _prepare(images, size, mode, crop)
     return ImageSet(X, table["y"].to_numpy(), table["group"].to_numpy(), table, ("no", "yes"))
 

@@ -177,6 +177,25 @@ class FinalModel:
         """P(tumour) for images ``X`` (N, H, W, C) in [0, 1], with the protocol's TTA."""
         return predict(self.model, X, tta=self.tta, batch_size=batch_size)
 
+    def predict_features(self, F, batch_size: int = 256) -> np.ndarray:
+        """P(tumour) from the images' cached frozen features ``F`` (N, 1280), as
+        :func:`utils.transfer.extract_features` gives them (pooled): the layers after the
+        backbone's pooling (``head_gap``: dropout, the output) applied in inference mode, what
+        :meth:`predict` computes from the images without running the backbone again.  Only for
+        the frozen-backbone ``"transfer"`` protocol (no test-time augmentation)."""
+        names = [layer.name for layer in self.model.layers]
+        if self.name != "transfer" or self.tta or "head_gap" not in names:
+            raise ValueError(f"predict_features needs the frozen-backbone transfer model, not {self.name!r}")
+        head = self.model.layers[names.index("head_gap") + 1:]
+        F = np.asarray(F, dtype=np.float32)
+        out = []
+        for i in range(0, len(F), batch_size):
+            x = F[i:i + batch_size]
+            for layer in head:
+                x = layer(x, training=False)
+            out.append(np.asarray(x).ravel())
+        return np.concatenate(out) if out else np.zeros(0)
+
     def classify(self, X) -> np.ndarray:
         """1 (tumour) where ``predict(X) >= threshold``, else 0."""
         return (self.predict(X) >= self.threshold).astype(int)
@@ -297,11 +316,31 @@ def external_scores(y, prob, table, threshold: float = 0.5, n_boot: int = 1000, 
     for col, label, rate in (("tumour_type", 1, "sensitivity"), ("view", 0, "specificity")):
         for value in sorted(set(table.loc[y == label, col])):
             m = (y == label) & (table[col].to_numpy() == value)
-            s = scores_with_ci(y[m], prob[m], groups[m], threshold=threshold, n_boot=n_boot,
-                               seed=seed).loc[[rate]]
-            s.index = [f"{rate} {value}"]
-            parts.append(s)
+            parts.append(_rate_with_ci(y[m], prob[m], groups[m], label, threshold, n_boot, seed,
+                                       f"{rate} {value}"))
     return pd.concat(parts)
+
+
+def _rate_with_ci(y, prob, groups, label: int, threshold: float, n_boot: int, seed: int,
+                  name: str):
+    """One row of :func:`external_scores` for images of one class: the share of them on their
+    side of ``threshold`` (sensitivity for ``label`` 1, specificity for 0) with the cluster
+    bootstrap interval :func:`utils.calibration.scores_with_ci` gives it (same resamples), without
+    its other five scores' resamples."""
+    import pandas as pd
+
+    from .metrics import cluster_bootstrap_ci
+
+    def rate(t, q):
+        hit = (q >= threshold) if label == 1 else (q < threshold)
+        if not np.any(t == label):
+            raise ValueError("no image of this class in the resample")
+        return float(np.mean(hit[t == label]))
+
+    value = rate(y, prob) if len(y) else float("nan")
+    lo, hi = cluster_bootstrap_ci(y, prob, groups, metric=rate, n_boot=n_boot, seed=seed)
+    return pd.DataFrame({"value": [value], "ci_low": [lo], "ci_high": [hi], "n": [len(y)]},
+                        index=[name])
 
 
 # ------------------------------------------------------------------------------------------

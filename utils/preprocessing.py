@@ -486,12 +486,60 @@ def standardise_in_head(X, threshold: float = HEAD_THRESHOLD, clip: float = 3.0)
     out = np.zeros_like(X)
     for i, img in enumerate(X):
         gray = img.mean(axis=-1)
-        top = np.percentile(gray, 99)
-        inside = gray > threshold * top if top > 0 else np.ones_like(gray, bool)
+        inside = _inside_head(gray, threshold)
         if inside.sum() < 2:
             continue
         mu, sd = float(gray[inside].mean()), float(gray[inside].std())
         z = (img - mu) / (sd if sd > 0 else 1.0)
         scaled = (np.clip(z, -clip, clip) + clip) / (2 * clip)
         out[i] = np.where(inside[..., None], scaled, 0.0)
+    return out
+
+
+def _inside_head(gray, threshold: float = 0.1) -> np.ndarray:
+    """The head of one gray image (H, W): pixels brighter than ``threshold`` x its 99th
+    percentile (every pixel of an all-black image)."""
+    top = np.percentile(gray, 99)
+    return gray > threshold * top if top > 0 else np.ones_like(gray, bool)
+
+
+def head_histogram(X, threshold: float = 0.1):
+    """The reference histogram of :func:`match_histogram_in_head`: ``(values, quantiles)``, the
+    distinct intensities inside the heads of the images ``X`` (N, H, W, C) in [0, 1] (the head as
+    in :func:`standardise_in_head`; the channels of an image treated as one), pooled over all
+    images, and the share of those pixels at or below each.  Compute it on training images
+    only."""
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 4:
+        raise ValueError(f"X must be (N, H, W, C), not {X.shape}")
+    pixels = []
+    for img in X:
+        gray = img.mean(axis=-1)
+        pixels.append(gray[_inside_head(gray, threshold)])
+    values, counts = np.unique(np.concatenate(pixels), return_counts=True)
+    return values, np.cumsum(counts) / counts.sum()
+
+
+def match_histogram_in_head(X, reference, threshold: float = 0.1) -> np.ndarray:
+    """Each image's intensities inside its head matched to the ``reference`` histogram
+    (:func:`head_histogram` of the training images): a pixel whose intensity is at quantile
+    ``q`` of its own head's intensities gets the reference intensity at quantile ``q``
+    (linear interpolation between the reference's distinct values); the background (outside
+    the head) becomes 0.  ``X``: (N, H, W, C) in [0, 1], the channels of an image treated as one
+    (gray repeated as RGB stays so).  Returns float32 of the same shape: every head then has the
+    intensity distribution of the training images' heads, whatever contrast and windowing its
+    scanner gave it."""
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 4:
+        raise ValueError(f"X must be (N, H, W, C), not {X.shape}")
+    ref_values, ref_quantiles = (np.asarray(a, dtype=float) for a in reference)
+    out = np.zeros_like(X)
+    for i, img in enumerate(X):
+        gray = img.mean(axis=-1)
+        inside = _inside_head(gray, threshold)
+        values, where, counts = np.unique(gray[inside], return_inverse=True, return_counts=True)
+        quantiles = np.cumsum(counts) / counts.sum()
+        matched = np.zeros_like(gray)
+        matched[inside] = np.interp(quantiles, ref_quantiles, ref_values)[where.ravel()]
+        out[i] = matched[..., None]
     return out

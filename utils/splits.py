@@ -80,25 +80,81 @@ def groups_spread(folds, groups) -> int:
 # ------------------------------------------------------------------------------------------
 # The external set: one development/test split, and grouped draws from a pool
 # ------------------------------------------------------------------------------------------
+#: The seed and test share of the external set's one development/test split.
+EXTERNAL_SPLIT_SEED, EXTERNAL_TEST_SIZE = 13, 0.5
+
+
+def _table_and_y(data):
+    """``(table, y)`` of an ImageSet of the external set, or of its table alone (column ``y``)."""
+    table = getattr(data, "table", data)
+    y = np.asarray(data.y) if hasattr(data, "y") else table["y"].to_numpy()
+    return table, y
+
+
 def external_strata(data) -> np.ndarray:
     """The strata of the external brain MRI set (an ImageSet of
-    :func:`utils.datasets.load_brain_mri_external`): the tumour type for a tumour image,
-    ``"healthy <view>"`` for a healthy slice."""
-    table = data.table
-    y = np.asarray(data.y)
+    :func:`utils.datasets.load_brain_mri_external`, or its table): the tumour type for a tumour
+    image, ``"healthy <view>"`` for a healthy slice."""
+    table, y = _table_and_y(data)
     return np.where(y == 1, table["tumour_type"].astype(str).to_numpy(),
                     "healthy " + table["view"].astype(str).to_numpy())
 
 
-def split_external(data, seed: int = 13, test_size: float = 0.5):
+def _split_external_rows(table, seed: int, test_size: float):
+    groups = table["group"].to_numpy()
+    dev, test = grouped_holdout(external_strata(table), groups, test_size, seed=seed)
+    check_split(dev, test, groups)
+    return np.sort(dev), np.sort(test)
+
+
+def split_external(data, seed: int = EXTERNAL_SPLIT_SEED, test_size: float = EXTERNAL_TEST_SIZE):
     """The external set split once into *external-dev* and *external-test*: stratified by
     :func:`external_strata` (each tumour type, each view of the healthy slices on both sides in
-    about equal numbers), grouped by ``data.groups`` (IXI subjects, near-duplicate groups: none
-    on both sides) and seeded.  Returns ``(dev_idx, test_idx)``, sorted; raises if a group
-    straddles the split."""
-    dev, test = grouped_holdout(external_strata(data), data.groups, test_size, seed=seed)
-    check_split(dev, test, data.groups)
-    return np.sort(dev), np.sort(test)
+    about equal numbers), grouped by the table's ``group`` (IXI subjects, near-duplicate groups:
+    none on both sides) and seeded.  Returns ``(dev_idx, test_idx)``, sorted; raises if a group
+    straddles the split.
+
+    The split is made on the **whole** external table: the loader
+    (:func:`utils.datasets.load_brain_mri_external`) splits it before it draws a quick-mode
+    subset (:func:`external_subset`) and records each row's half in the column
+    ``external_split``; when that column is there, it is the split returned, so a subset's
+    external-test images are external-test images of the whole set at every size.  Such a set
+    cannot be split with another ``seed`` or ``test_size`` (``ValueError``)."""
+    table, _ = _table_and_y(data)
+    if "external_split" in table.columns:
+        if (seed, test_size) != (EXTERNAL_SPLIT_SEED, EXTERNAL_TEST_SIZE):
+            raise ValueError("this external set was split by its loader (seed "
+                             f"{EXTERNAL_SPLIT_SEED}, test_size {EXTERNAL_TEST_SIZE}); load the "
+                             "whole set to split it otherwise")
+        part = table["external_split"].to_numpy()
+        dev, test = np.flatnonzero(part == "dev"), np.flatnonzero(part == "test")
+        check_split(dev, test, table["group"].to_numpy())
+        return dev, test
+    return _split_external_rows(table, seed, test_size)
+
+
+def external_subset(table, subset: int | None, seed: int = 42,
+                    split_seed: int = EXTERNAL_SPLIT_SEED, test_size: float = EXTERNAL_TEST_SIZE):
+    """The external set's split and, inside each half, a subset: ``(keep, part)``.
+
+    The whole ``table`` is split once (:func:`split_external`, ``split_seed``); then about
+    ``subset`` rows are drawn, whole groups per stratum (:func:`grouped_draw`, ``seed``), inside
+    external-dev and inside external-test in proportion to their sizes.  ``keep``: the kept row
+    indices, sorted (every row when ``subset`` is None or not smaller than the table); ``part``:
+    ``"dev"`` or ``"test"`` for each kept row.  Every kept external-test row is an
+    external-test row of the whole set."""
+    dev, test = _split_external_rows(table, split_seed, test_size)
+    n = len(table)
+    if subset is None or subset >= n:
+        keep = np.arange(n)
+    else:
+        strata, groups = external_strata(table), table["group"].to_numpy()
+        keep = np.sort(np.concatenate([
+            grouped_draw(strata, groups, max(1, int(round(subset * len(half) / n))), pool=half,
+                         seed=seed) for half in (dev, test)]))
+    in_test = np.zeros(n, bool)
+    in_test[test] = True
+    return keep, np.where(in_test[keep], "test", "dev")
 
 
 def grouped_draw(strata, groups, k: int, pool=None, seed: int = 0) -> np.ndarray:
