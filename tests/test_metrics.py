@@ -390,3 +390,11 @@ def test_bounded_t_interval_clips_and_flags():
     assert metrics.bounded_t_interval([0.0, 0.02, 0.0, 0.1, 0.0])["ci_low"] == 0.0
     nan = metrics.bounded_t_interval([0.5])
     assert math.isnan(nan["ci_low"]) and not nan["clipped"]
+
+
+def test_binary_metrics_without_auc_gives_the_same_rates():
+    rng = np.random.default_rng(3)
+    y, p = rng.integers(0, 2, 50), rng.random(50)
+    full, rates = metrics.binary_metrics(y, p, 0.4), metrics.binary_metrics(y, p, 0.4, auc=False)
+    assert math.isnan(rates["auc"]) and not math.isnan(full["auc"])
+    assert {k: v for k, v in full.items() if k != "auc"} == {k: v for k, v in rates.items() if k != "auc"}

@@ -150,7 +150,7 @@ def predictive_value_band(sens_ci, spec_ci, prevalence):
 # Scores with grouped intervals
 # ------------------------------------------------------------------------------------------
 def _rate(y, p, threshold, which):
-    m = binary_metrics(y, p, threshold)
+    m = binary_metrics(y, p, threshold, auc=which == "auc")   # the AUC only when it is asked for
     if m[which] != m[which]:
         raise ValueError(f"{which} undefined in this resample")
     return m[which]

@@ -81,7 +81,7 @@ def classification_metrics(y_true, y_pred, positive=1, zero_division: float = 0.
     return {**counts, **metrics_from_counts(**counts, zero_division=zero_division)}
 
 
-def binary_metrics(y_true, prob, threshold: float = 0.5) -> dict:
+def binary_metrics(y_true, prob, threshold: float = 0.5, auc: bool = True) -> dict:
     """Accuracy, AUC, sensitivity (recall of class 1), specificity and the confusion counts of
     predicted *probabilities* of class 1: one row of a cross-validation table.
 
@@ -91,19 +91,20 @@ def binary_metrics(y_true, prob, threshold: float = 0.5) -> dict:
     the test set holds only one class, sensitivity/specificity when there is no positive/negative
     case.  A fold without positives then drops out of a mean instead of counting as 0.
     Keys, in this order: ``accuracy, auc, sensitivity, specificity, tp, fn, tn, fp``.
+    ``auc=False`` skips the AUC (NaN), for a bootstrap that needs only the counts' rates.
     """
     y = np.asarray(y_true).astype(int).ravel()
     p = np.asarray(prob, dtype=float).ravel()
     c = confusion_counts(y, (p >= threshold).astype(int), positive=1)
     tp, tn, fp, fn = c["tp"], c["tn"], c["fp"], c["fn"]
-    auc = float("nan")
-    if 0 < y.sum() < len(y):
+    area = float("nan")
+    if auc and 0 < y.sum() < len(y):
         from sklearn.metrics import roc_auc_score
 
-        auc = float(roc_auc_score(y, p))
+        area = float(roc_auc_score(y, p))
     return {
         "accuracy": (tp + tn) / len(y) if len(y) else float("nan"),
-        "auc": auc,
+        "auc": area,
         "sensitivity": tp / (tp + fn) if tp + fn else float("nan"),
         "specificity": tn / (tn + fp) if tn + fp else float("nan"),
         "tp": tp, "fn": fn, "tn": tn, "fp": fp,
