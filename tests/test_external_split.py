@@ -129,3 +129,30 @@ def test_external_scores_rows_per_type_and_view_match_scores_with_ci():
             assert 0 < row["value"] < 1
             for k in ("value", "ci_low", "ci_high", "n"):
                 assert row[k] == pytest.approx(ref[k]), (value, k)
+
+
+def test_head_cv_trains_on_copies_of_training_images_only(monkeypatch):
+    """With ``augmented``, each fold's head sees its training images and their copies, never a
+    copy of a test image; the test images are scored as they are."""
+    n = 40
+    y = np.tile([0, 1], n // 2)
+    groups = np.arange(n) // 2
+    F = np.arange(n, dtype=np.float32)[:, None] * np.ones((1, 4), np.float32)   # row i encodes i
+    copies = [F + 1000, F + 2000]                                                # copy c of i: i + 1000 c
+    seen, scored = [], []
+    real_fit = xp.fit_head
+
+    def spy(Ftr, ytr, seed=42, quick=None):
+        seen.append((Ftr[:, 0].astype(int), np.asarray(ytr)))
+        return real_fit(Ftr / 3000.0, ytr, seed, quick)
+
+    monkeypatch.setattr(xp, "fit_head", spy)
+    monkeypatch.setattr(xp, "predict", lambda head, G: scored.append(G[:, 0].astype(int)) or
+                        np.full(len(G), 0.5))
+    oof, _ = xp.head_cv(F, y, groups, folds=2, seed=42, quick=True, augmented=copies)
+    assert len(seen) == 2 and not np.isnan(oof).any()
+    for (codes, ytr), test_codes in zip(seen, scored):
+        train = np.sort(codes[codes < 1000])
+        assert set(codes) == set(train) | set(train + 1000) | set(train + 2000)
+        assert np.array_equal(ytr, y[codes % 1000])             # each copy keeps its image's label
+        assert not set(test_codes) & set(train) and np.all(test_codes < 1000)

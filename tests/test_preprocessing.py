@@ -274,3 +274,37 @@ def test_standardise_in_head_removes_a_contrast_and_brightness_change():
     np.testing.assert_allclose(rgb[..., 0], rgb[..., 2])
     with pytest.raises(ValueError):
         preprocessing.standardise_in_head(img[0])
+
+
+def test_shift_augment_depends_on_each_images_seed_only_and_keeps_range():
+    from utils import preprocessing as P
+
+    rng = np.random.default_rng(0)
+    X = rng.random((6, 32, 32, 1)).astype(np.float32)
+    seeds = np.arange(6) + 100
+    a = P.shift_augment(X, seeds)
+    assert a.shape == X.shape and a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1
+    assert not np.allclose(a, X)
+    # adding other images (and reordering) leaves an image's copy unchanged
+    b = P.shift_augment(np.concatenate([X[3:], rng.random((2, 32, 32, 1)), X[:3]]),
+                        np.concatenate([seeds[3:], [7, 8], seeds[:3]]))
+    np.testing.assert_array_equal(b[:3], a[3:])
+    np.testing.assert_array_equal(b[-3:], a[:3])
+    # RGB made of one gray image stays gray, and equals the gray copy
+    rgb = P.shift_augment(np.repeat(X, 3, axis=-1), seeds)
+    np.testing.assert_allclose(rgb[..., 0], rgb[..., 2])
+    np.testing.assert_allclose(rgb[..., :1], a, atol=1e-6)
+    with pytest.raises(ValueError, match="one seed per image"):
+        P.shift_augment(X, seeds[:3])
+
+
+def test_paired_resolution_removes_fine_detail_and_keeps_the_size():
+    from utils import preprocessing as P
+
+    checker = (np.indices((40, 40)).sum(0) % 2).astype(np.float32)      # finest possible detail
+    smooth = np.tile(np.linspace(0, 1, 40, dtype=np.float32), (40, 1))
+    lo, mask = P.paired_resolution(checker, np.ones((40, 40)), np.random.default_rng(1))
+    assert lo.shape == checker.shape and np.array_equal(mask, np.ones((40, 40)))
+    assert lo.std() < 0.5 * checker.std()
+    sm, _ = P.paired_resolution(smooth, np.zeros((40, 40)), np.random.default_rng(1))
+    assert np.abs(sm[:, 2:-2] - smooth[:, 2:-2]).max() < 0.05               # a ramp survives

@@ -257,13 +257,18 @@ def fit_head(F, y, seed: int = 42, quick: bool | None = None):
 
 
 def head_cv(F, y, groups, folds: int | None = None, seed: int = 42, quick: bool | None = None,
-            model_seed: int | None = None, evaluate=()):
+            model_seed: int | None = None, evaluate=(), augmented=()):
     """Grouped K-fold CV of :func:`fit_head` on features ``F``: the folds of
     :func:`utils.splits.grouped_kfold` (``seed``), fold ``k`` trained with ``model_seed + k``
     (default ``seed + k``), as :func:`run_protocol` trains ``"transfer"``.  Returns ``(oof,
     fold_probs)``: the out-of-fold probabilities and, for each array of features in
     ``evaluate``, the fold models' probabilities on it (one row per fold; their mean is the
-    ensemble of the fold models)."""
+    ensemble of the fold models).
+
+    ``augmented``: features of augmented copies of the same images, each array aligned with
+    ``F`` (row ``i`` a copy of image ``i``).  Each fold also trains on the copies of its
+    training images, never on a copy of a test image; the test images are scored as they are.
+    """
     import keras
 
     y, groups = np.asarray(y).astype(int), np.asarray(groups)
@@ -273,7 +278,8 @@ def head_cv(F, y, groups, folds: int | None = None, seed: int = 42, quick: bool 
     fold_probs = [[] for _ in evaluate]
     for k, (train, test) in enumerate(splits.grouped_kfold(y, groups, folds, seed)):
         splits.check_split(train, test, groups)
-        head = fit_head(F[train], y[train], train_seed + k, quick)
+        Ftr = np.concatenate([F[train]] + [np.asarray(A)[train] for A in augmented])
+        head = fit_head(Ftr, np.tile(y[train], 1 + len(augmented)), train_seed + k, quick)
         oof[test] = predict(head, F[test])
         for out, G in zip(fold_probs, evaluate):
             out.append(predict(head, G))

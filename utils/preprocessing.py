@@ -460,6 +460,60 @@ def paired_blur(image, mask, rng, sigma=(0.5, 1.5)):
     return ndimage.gaussian_filter(image, rng.uniform(*sigma)), mask.copy()
 
 
+def paired_resolution(image, mask, rng, factor=(1.5, 3.0)):
+    """A lower resolution: the image shrunk by a factor drawn in ``factor`` (linear
+    interpolation) and enlarged back to its size, as a scan with larger pixels would look;
+    mask unchanged."""
+    from scipy import ndimage
+
+    f = rng.uniform(*factor)
+    small = ndimage.zoom(image, 1.0 / f, order=1)
+    back = ndimage.zoom(small, np.divide(image.shape, small.shape), order=1)
+    out = np.zeros_like(image)
+    h, w = min(back.shape[0], image.shape[0]), min(back.shape[1], image.shape[1])
+    out[:h, :w] = back[:h, :w]
+    return np.clip(out, 0, 1), mask.copy()
+
+
+#: The stronger intensity, contrast, blur and resolution augmentation of chapter 13's candidate
+#: against a shift of scanner and collection (:func:`shift_augment`): each step applied with
+#: probability ``p``, at about twice the ranges of :data:`PAIRED_TRANSFORMS`' defaults.  Fixed
+#: before any external image was scored, never tuned on them.
+SHIFT_AUGMENTATION = {"p": 0.7, "contrast": 0.4, "brightness": 0.15, "log_gamma": 0.7,
+                      "sigma": (0.5, 2.0), "factor": (1.5, 3.0)}
+
+
+def shift_augment(X, seeds, settings: dict | None = None) -> np.ndarray:
+    """One augmented copy of the images ``X`` (N, H, W, C) in [0, 1]: for each image, with its
+    own random stream ``np.random.default_rng(seeds[i])`` (so an image's copy depends only on
+    its seed, not on the other images), each of contrast/brightness, gamma, blur and a lower
+    resolution (:func:`paired_intensity`, :func:`paired_gamma`, :func:`paired_blur`,
+    :func:`paired_resolution`) with probability ``settings["p"]``
+    (:data:`SHIFT_AUGMENTATION`).  The channels of an image are treated as one (gray repeated as
+    RGB stays so).  Returns float32 of the same shape."""
+    s = {**SHIFT_AUGMENTATION, **(settings or {})}
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 4:
+        raise ValueError(f"X must be (N, H, W, C), not {X.shape}")
+    seeds = np.asarray(seeds).ravel()
+    if len(seeds) != len(X):
+        raise ValueError(f"one seed per image: {len(seeds)} seeds for {len(X)} images")
+    steps = (lambda im, m, r: paired_intensity(im, m, r, s["contrast"], s["brightness"]),
+             lambda im, m, r: paired_gamma(im, m, r, s["log_gamma"]),
+             lambda im, m, r: paired_blur(im, m, r, s["sigma"]),
+             lambda im, m, r: paired_resolution(im, m, r, s["factor"]))
+    out = np.empty_like(X)
+    for i, img in enumerate(X):
+        rng = np.random.default_rng(int(seeds[i]))
+        gray = img.mean(axis=-1)
+        blank = np.zeros_like(gray)
+        for step in steps:
+            if rng.random() < s["p"]:
+                gray = step(gray, blank, rng)[0]
+        out[i] = np.clip(gray, 0, 1)[..., None]
+    return out
+
+
 #: The paired transforms by name, in the order the chapters show them.
 PAIRED_TRANSFORMS = {"affine": paired_affine, "flip": paired_flip, "elastic": paired_elastic,
                      "intensity": paired_intensity, "gamma": paired_gamma, "blur": paired_blur}
@@ -496,14 +550,14 @@ def standardise_in_head(X, threshold: float = HEAD_THRESHOLD, clip: float = 3.0)
     return out
 
 
-def _inside_head(gray, threshold: float = 0.1) -> np.ndarray:
+def _inside_head(gray, threshold: float = HEAD_THRESHOLD) -> np.ndarray:
     """The head of one gray image (H, W): pixels brighter than ``threshold`` x its 99th
     percentile (every pixel of an all-black image)."""
     top = np.percentile(gray, 99)
     return gray > threshold * top if top > 0 else np.ones_like(gray, bool)
 
 
-def head_histogram(X, threshold: float = 0.1):
+def head_histogram(X, threshold: float = HEAD_THRESHOLD):
     """The reference histogram of :func:`match_histogram_in_head`: ``(values, quantiles)``, the
     distinct intensities inside the heads of the images ``X`` (N, H, W, C) in [0, 1] (the head as
     in :func:`standardise_in_head`; the channels of an image treated as one), pooled over all
@@ -520,7 +574,7 @@ def head_histogram(X, threshold: float = 0.1):
     return values, np.cumsum(counts) / counts.sum()
 
 
-def match_histogram_in_head(X, reference, threshold: float = 0.1) -> np.ndarray:
+def match_histogram_in_head(X, reference, threshold: float = HEAD_THRESHOLD) -> np.ndarray:
     """Each image's intensities inside its head matched to the ``reference`` histogram
     (:func:`head_histogram` of the training images): a pixel whose intensity is at quantile
     ``q`` of its own head's intensities gets the reference intensity at quantile ``q``
