@@ -385,3 +385,28 @@ def test_sign_verdict_names_a_consistent_sign_or_no_ranking():
     assert "do not rank" in xp.sign_verdict([0.0, 0.02, 0.03])  # a tie is not a win
     with pytest.raises(ValueError):
         xp.sign_verdict([0.1])
+
+
+def test_external_record_refuses_stale_settings_and_names_the_model(tmp_path):
+    import json
+
+    import pandas as pd
+
+    env = {"commit": "abc1234", "date": "2026-12-02", "mode": "full", "tensorflow": "2.21.0",
+           "cpu_cores": 2, "accelerator": "CPU only"}
+
+    class Final:
+        n_images, n_train, n_val, epochs, seconds, threshold = 253, 253, 0, 3, 1.0, 0.5
+
+    table = pd.DataFrame({"value": [0.8], "ci_low": [0.7], "ci_high": [0.9], "n": [4]}, index=["auc"])
+    entry = xp.external_record_entry("finetune", Final(), table, ["a", "b"], env, quick=False)
+    path = xp.record_external({"finetune": entry}, tmp_path / "ext.json")
+    got = xp.load_external_record(["b", "a"], path=path)["finetune"]
+    assert got["dev"].loc["auc", "value"] == 0.8 and "commit abc1234" in got["label"]
+    record = json.loads(path.read_text())
+    record["models"]["finetune"]["settings"]["size"] = 17      # another protocol than today's
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="stale.*finetune"):
+        xp.load_external_record(["a", "b"], path=path)
+    with pytest.raises(ValueError, match="--models finetune"):
+        xp.load_external_record(["a", "b"], path=tmp_path / "missing.json")

@@ -308,3 +308,13 @@ def test_paired_resolution_removes_fine_detail_and_keeps_the_size():
     assert lo.std() < 0.5 * checker.std()
     sm, _ = P.paired_resolution(smooth, np.zeros((40, 40)), np.random.default_rng(1))
     assert np.abs(sm[:, 2:-2] - smooth[:, 2:-2]).max() < 0.05               # a ramp survives
+
+
+def test_histogram_matching_leaves_an_all_black_frame_black():
+    from utils import preprocessing as P
+
+    rng = np.random.default_rng(0)
+    X = np.zeros((2, 16, 16, 1), np.float32)
+    X[1, 4:12, 4:12, 0] = rng.random((8, 8)) * 0.8 + 0.2
+    out = P.match_histogram_in_head(X, P.head_histogram(X[1:]))
+    assert np.all(out[0] == 0) and out[1].max() > 0

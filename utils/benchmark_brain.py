@@ -215,15 +215,16 @@ def external(models, seed: int, save: str | None, env: dict, record: bool = Fals
         results[name] = {"settings": settings, "external_dev": table, "prob": prob,
                          "image_id": part["image_id"].to_numpy(),
                          "n_train": final.n_train, "epochs": final.epochs,
+                         "threshold": final.threshold,
                          "train_seconds": final.seconds, "total_seconds": total}
         entries[name] = xp.external_record_entry(name, final, table, part["image_id"], env, seed)
     if len(results) > 1:
-        print("\n== summary (external-dev, threshold 0.5)")
+        print("\n== summary (external-dev, each model at its threshold)")
         cols = ("accuracy", "auc", "sensitivity", "specificity", "brier", "ece")
-        print(f"{'model':<10} " + " ".join(f"{c[:6]:>6}" for c in cols))
+        print(f"{'model':<10} {'thresh':>6} " + " ".join(f"{c[:6]:>6}" for c in cols))
         for name, r in results.items():
-            print(f"{name:<10} " + " ".join(f"{_fmt(r['external_dev'].loc[c, 'value']):>6}"
-                                           for c in cols))
+            print(f"{name:<10} {_fmt(r['threshold'], 2):>6} " +
+                  " ".join(f"{_fmt(r['external_dev'].loc[c, 'value']):>6}" for c in cols))
     if save:
         path = xp.save_results(save, results, environment=env)
         print(f"\nsaved {path}")

@@ -335,16 +335,14 @@ def _rate_with_ci(y, prob, groups, label: int, threshold: float, n_boot: int, se
     its other five scores' resamples."""
     import pandas as pd
 
-    from .metrics import cluster_bootstrap_ci
+    from .metrics import cluster_bootstrap_mean
 
-    def rate(t, q):
-        hit = (q >= threshold) if label == 1 else (q < threshold)
-        if not np.any(t == label):
-            raise ValueError("no image of this class in the resample")
-        return float(np.mean(hit[t == label]))
-
-    value = rate(y, prob) if len(y) else float("nan")
-    lo, hi = cluster_bootstrap_ci(y, prob, groups, metric=rate, n_boot=n_boot, seed=seed)
+    y, prob = np.asarray(y), np.asarray(prob, dtype=float)
+    hit = (prob >= threshold) if label == 1 else (prob < threshold)   # every image is of ``label``
+    if len(y) and not np.all(y == label):
+        raise ValueError(f"_rate_with_ci takes images of one class ({label}) only")
+    value, lo, hi = (cluster_bootstrap_mean(hit, groups, n_boot=n_boot, seed=seed) if len(y)
+                     else (float("nan"),) * 3)
     return pd.DataFrame({"value": [value], "ci_low": [lo], "ci_high": [hi], "n": [len(y)]},
                         index=[name])
 
@@ -498,7 +496,8 @@ def record_seed_repeats(entries: dict, path=None) -> "Path":
                          "python -m utils.benchmark_brain --seeds N --models ... --record")
 
 
-def _checked_record(path, models, mode: str, what: str, rerun: str) -> dict:
+def _checked_record(path, models, mode: str, what: str, rerun: str,
+                    example: str = "paper,improved") -> dict:
     """The entries of a recorded-result file (``{"models": {name: entry}}``), each checked: it
     carries its label (commit, date, mode, environment) and was produced with the settings that
     :func:`protocol` gives today for its mode.  Raises ValueError otherwise, naming ``rerun``
@@ -509,7 +508,7 @@ def _checked_record(path, models, mode: str, what: str, rerun: str) -> dict:
 
     path = Path(path)
     if not path.exists():
-        raise ValueError(f"no {what} at {path}; record one with {rerun}paper,improved")
+        raise ValueError(f"no {what} at {path}; record one with {rerun}{example}")
     entries = json.loads(path.read_text(encoding="utf-8")).get("models", {})
     names = list(entries) if models is None else list(models)
     out = {}
@@ -619,7 +618,7 @@ def load_external_record(dev_ids, path=None, models=None, mode: str = "full") ->
     rerun = ("python -m utils.benchmark_brain --external --record --models " if mode == "full"
              else "DLBI_MODE=quick python -m utils.benchmark_brain --external --record --models ")
     out = _checked_record(path or external_record_path(mode), models, mode,
-                          "external-dev record", rerun)
+                          "external-dev record", rerun, example=",".join(models or ["finetune"]))
     want = sorted(str(i) for i in dev_ids)
     for name, entry in out.items():
         if sorted(entry.get("dev_image_ids", [])) != want:

@@ -7,7 +7,10 @@
   percentile, :data:`HEAD_THRESHOLD`, largest connected region), finds the head:
   :func:`content_box` takes the square around it (the same square cuts an image and its tumour
   mask alike), :func:`head_mask` its own pixels (what :mod:`utils.shift` measures).  It uses no
-  label: every image is treated the same way.
+  label: every image is treated the same way.  The intensity steps (:func:`standardise_in_head`,
+  :func:`head_histogram`, :func:`match_histogram_in_head`) use a second, pixel-wise rule
+  (``_inside_head``: no blur, no largest region, same threshold), so that dark pixels inside the
+  head (ventricles) stay out of the statistics they match.
 * **The same crop as a Keras layer** (:func:`head_crop`, class ``HeadCrop``): blur, 99th
   percentile, threshold, largest connected region (grown from a seed by geodesic dilation), the
   padded square and an antialiased bilinear resize, written with ``keras.ops`` so that a saved
@@ -35,7 +38,8 @@ from . import data, datasets
 # ------------------------------------------------------------------------------------------
 #: The head's pixels are those brighter than this share of the image's 99th percentile (after a
 #: 5x5 blur in :func:`head_region`); the one threshold of :func:`content_box`, :func:`head_mask`,
-#: :func:`head_crop` and :func:`standardise_in_head`.  Fixed before any result was seen.
+#: :func:`head_crop`, :func:`standardise_in_head` and the histogram matching
+#: (:func:`head_histogram`, :func:`match_histogram_in_head`).  Fixed before any result was seen.
 HEAD_THRESHOLD = 0.1
 
 
@@ -477,8 +481,8 @@ def paired_resolution(image, mask, rng, factor=(1.5, 3.0)):
 
 #: The stronger intensity, contrast, blur and resolution augmentation of chapter 13's candidate
 #: against a shift of scanner and collection (:func:`shift_augment`): each step applied with
-#: probability ``p``, at about twice the ranges of :data:`PAIRED_TRANSFORMS`' defaults.  Fixed
-#: before any external image was scored, never tuned on them.
+#: probability ``p``, at about twice the ranges of :data:`PAIRED_TRANSFORMS`' defaults.  Set once,
+#: before any external figure of an augmented model existed; never tuned on external images.
 SHIFT_AUGMENTATION = {"p": 0.7, "contrast": 0.4, "brightness": 0.15, "log_gamma": 0.7,
                       "sigma": (0.5, 2.0), "factor": (1.5, 3.0)}
 
@@ -590,6 +594,8 @@ def match_histogram_in_head(X, reference, threshold: float = HEAD_THRESHOLD) -> 
     out = np.zeros_like(X)
     for i, img in enumerate(X):
         gray = img.mean(axis=-1)
+        if not np.percentile(gray, 99) > 0:   # an all-black frame has no head: it stays black
+            continue
         inside = _inside_head(gray, threshold)
         values, where, counts = np.unique(gray[inside], return_inverse=True, return_counts=True)
         quantiles = np.cumsum(counts) / counts.sum()

@@ -15,16 +15,11 @@ import numpy as np
 
 from . import dedup
 from .metrics import cluster_bootstrap_mean
-from .preprocessing import HEAD_THRESHOLD, head_mask
+from .preprocessing import HEAD_THRESHOLD, _gray, head_mask
 
 #: Long-side edges (pixels of the original image) of :func:`size_bins`; fixed in advance, not
 #: chosen on any result.
 SIZE_EDGES = (0, 255, 511, 512, np.inf)
-
-
-def _gray(image) -> np.ndarray:
-    img = np.asarray(image, dtype=np.float32)
-    return img[..., 0] if img.ndim == 3 else img
 
 
 def head_fill(images, threshold: float = HEAD_THRESHOLD) -> np.ndarray:
