@@ -479,21 +479,24 @@ def seed_record_entry(name: str, table, runs, environment: dict, folds, seed: in
 def seed_record_path(mode: str = "full"):
     """The seed record of a mode: :data:`SEED_RECORD` for full mode, a ``_quick`` file beside
     it for quick mode (so a quick run never replaces a full-mode record)."""
+    return _mode_file(SEED_RECORD, mode)
+
+
+def _mode_file(full_path, mode: str):
+    """A recorded result's file for ``mode``: ``full_path`` itself for full mode, a ``_quick``
+    file beside it for quick mode."""
     if mode not in config.MODES:
         raise ValueError(f"mode must be one of {config.MODES}, not {mode!r}")
-    return SEED_RECORD if mode == "full" else SEED_RECORD.with_name(SEED_RECORD.stem + "_quick.json")
+    return full_path if mode == "full" else full_path.with_name(full_path.stem + "_quick.json")
 
 
 def record_seed_repeats(entries: dict, path=None) -> "Path":
     """Merge ``{model: entry}`` (:func:`seed_record_entry`, all of one mode) into the seed
     record file of that mode (:func:`seed_record_path`; other models' entries stay, each with
     its own label) and return its path."""
-    modes = {e["environment"]["mode"] for e in entries.values()}
-    if len(modes) != 1:
-        raise ValueError(f"the entries of one record come from one mode, not {sorted(modes)}")
-    return _merge_record(entries, path or seed_record_path(next(iter(modes))),
-                         "brain_seed_repeats",
-                         "python -m utils.benchmark_brain --seeds N --models ... --record")
+    return _merge_record(entries, path, "brain_seed_repeats",
+                         "python -m utils.benchmark_brain --seeds N --models ... --record",
+                         path_of=seed_record_path)
 
 
 def _checked_record(path, models, mode: str, what: str, rerun: str,
@@ -533,7 +536,7 @@ def _checked_record(path, models, mode: str, what: str, rerun: str,
     return out
 
 
-def _merge_record(entries: dict, path, name: str, command: str) -> "Path":
+def _merge_record(entries: dict, path, name: str, command: str, path_of=None) -> "Path":
     """Merge ``{model: entry}`` (all of one mode) into the recorded-result file ``path`` (other
     models' entries stay, each with its own label) and return its path."""
     import json
@@ -544,7 +547,7 @@ def _merge_record(entries: dict, path, name: str, command: str) -> "Path":
     modes = {e["environment"]["mode"] for e in entries.values()}
     if len(modes) != 1:
         raise ValueError(f"the entries of one record come from one mode, not {sorted(modes)}")
-    path = Path(path)
+    path = Path(path or path_of(modes.pop()))   # ``path_of``: the record file of a mode
     record = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     record.setdefault("name", name)
     record["command"] = command
@@ -578,10 +581,7 @@ EXTERNAL_RECORD = config.repo_root() / "utils" / "recorded" / "brain_external_de
 
 def external_record_path(mode: str = "full"):
     """The external-dev record of a mode (a ``_quick`` file beside it for quick mode)."""
-    if mode not in config.MODES:
-        raise ValueError(f"mode must be one of {config.MODES}, not {mode!r}")
-    return EXTERNAL_RECORD if mode == "full" else \
-        EXTERNAL_RECORD.with_name(EXTERNAL_RECORD.stem + "_quick.json")
+    return _mode_file(EXTERNAL_RECORD, mode)
 
 
 def external_record_entry(name: str, final, table, dev_ids, environment: dict, seed: int = 42,
@@ -600,12 +600,9 @@ def external_record_entry(name: str, final, table, dev_ids, environment: dict, s
 def record_external(entries: dict, path=None) -> "Path":
     """Merge ``{model: entry}`` (:func:`external_record_entry`, one mode) into the external-dev
     record of that mode and return its path."""
-    modes = {e["environment"]["mode"] for e in entries.values()}
-    if len(modes) != 1:
-        raise ValueError(f"the entries of one record come from one mode, not {sorted(modes)}")
-    return _merge_record(entries, path or external_record_path(next(iter(modes))),
-                         "brain_external_dev",
-                         "python -m utils.benchmark_brain --external --record --models ...")
+    return _merge_record(entries, path, "brain_external_dev",
+                         "python -m utils.benchmark_brain --external --record --models ...",
+                         path_of=external_record_path)
 
 
 def load_external_record(dev_ids, path=None, models=None, mode: str = "full") -> dict:
