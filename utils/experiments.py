@@ -27,6 +27,7 @@ Typical use::
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -500,11 +501,13 @@ def record_seed_repeats(entries: dict, path=None) -> "Path":
 
 
 def _checked_record(path, models, mode: str, what: str, rerun: str,
-                    example: str = "paper,improved") -> dict:
+                    example: str = "paper,improved", settings_of=None,
+                    settings_name: str = "protocol") -> dict:
     """The entries of a recorded-result file (``{"models": {name: entry}}``), each checked: it
     carries its label (commit, date, mode, environment) and was produced with the settings that
-    :func:`protocol` gives today for its mode.  Raises ValueError otherwise, naming ``rerun``
-    (the command that re-records it), so that a chapter never shows a stale recorded result.
+    ``settings_of(name, quick)`` (default :func:`protocol`; ``settings_name`` names it in the
+    message) gives today for its mode.  Raises ValueError otherwise, naming ``rerun`` (the
+    command that re-records it), so that a chapter never shows a stale recorded result.
     Returns ``{model: entry}`` with ``entry["label"]`` and ``entry["mode"]`` added."""
     import json
     from pathlib import Path
@@ -524,9 +527,10 @@ def _checked_record(path, models, mode: str, what: str, rerun: str,
         missing = [k for k in ("commit", "date", "mode", "tensorflow", "cpu_cores") if k not in env]
         if missing:
             raise ValueError(f"the {what} of {name!r} lacks its label {missing}")
-        if entry.get("settings") != json.loads(json.dumps(protocol(name, env["mode"] == "quick"))):
+        today = (settings_of or protocol)(name, env["mode"] == "quick")
+        if entry.get("settings") != json.loads(json.dumps(today)):
             raise ValueError(f"the {what} of {name!r} was made with other settings than "
-                             f"protocol({name!r}) gives now (stale); re-record it with "
+                             f"{settings_name}({name!r}) gives now (stale); re-record it with "
                              f"{rerun}{name}")
         entry["mode"] = env["mode"]
         entry["label"] = (f"mode {env['mode']}, commit {env['commit']}, {env['date']}, "
@@ -625,15 +629,16 @@ def load_external_record(dev_ids, path=None, models=None, mode: str = "full") ->
     return out
 
 
-def seed_difference(record: dict, a: str, b: str, metric: str = "accuracy") -> dict:
+def seed_difference(record: dict, a: str, b: str, metric: str = "accuracy",
+                    design=("fold_seed", "folds")) -> dict:
     """``b - a`` of the fold-mean ``metric`` training seed by training seed, for two entries of
-    :func:`load_seed_record` recorded in one mode on the same folds with the same seeds:
-    ``{"per_seed", "mean", "sd", "min", "max", "mode"}``."""
+    :func:`load_seed_record` (or :func:`load_unet_seed_record`, with ``design=UNET_DESIGN``)
+    recorded in one mode on the same folds (the same entries under the keys ``design``) with
+    the same seeds: ``{"per_seed", "mean", "sd", "min", "max", "mode"}``."""
     ea, eb = record[a], record[b]
     sa = [r["training_seed"] for r in ea["per_seed"]]
     sb = [r["training_seed"] for r in eb["per_seed"]]
-    if ea["mode"] != eb["mode"] or sa != sb or ea["fold_seed"] != eb["fold_seed"] \
-            or ea["folds"] != eb["folds"]:
+    if ea["mode"] != eb["mode"] or sa != sb or any(ea.get(k) != eb.get(k) for k in design):
         raise ValueError(f"{a} and {b} were not recorded in one mode on the same folds and "
                          "seeds; record them together")
     diff = np.array([rb[metric] - ra[metric] for ra, rb in zip(ea["per_seed"], eb["per_seed"])],
@@ -662,7 +667,8 @@ def seed_record_agreement(entry: dict, result, training_seed: int | None = None,
                           metrics=("accuracy", "auc"), tol: float = 1e-6) -> dict:
     """Whether a recorded seed entry still describes the code that runs now: its run with
     ``training_seed`` (default: the book's seed) against ``result``, this build's
-    :class:`CVResult` of the same recipe on the same folds with that seed.
+    :class:`CVResult` of the same recipe on the same folds with that seed, or a mapping
+    ``{metric: this build's figure}`` (a U-Net's held-out ``mean_dice``).
 
     The record checks its settings (:func:`load_seed_record`), but a change in the training
     code would leave the settings and change the models; with deterministic ops the same code
@@ -679,7 +685,8 @@ def seed_record_agreement(entry: dict, result, training_seed: int | None = None,
         raise ValueError(f"the record has no run with training seed {training_seed} "
                          f"(it has {sorted(runs)})")
     recorded = {m: float(runs[training_seed][m]) for m in metrics}
-    this_build = {m: float(result.folds[m].mean()) for m in metrics}
+    this_build = {m: float(result[m] if isinstance(result, Mapping) else result.folds[m].mean())
+                  for m in metrics}
     same = all(abs(recorded[m] - this_build[m]) <= tol for m in metrics)
     figures = ", ".join(f"{m} {recorded[m]:.3f} recorded vs {this_build[m]:.3f} now" for m in metrics)
     if same:
@@ -708,4 +715,87 @@ def seed_table(record: dict, metric: str = "accuracy"):
                      f"{metric}, mean over seeds": sp["mean"], "SD over seeds": sp["sd"],
                      "min": sp["min"], "max": sp["max"],
                      "fold 95% CI, first seed": f"{fi['ci_low']:.3f} to {fi['ci_high']:.3f}"})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------
+# Training-seed noise of chapter 10's U-Nets: the same hold-out split, other training seeds
+# ------------------------------------------------------------------------------------------
+#: Where ``python -m utils.benchmark_segmentation --seeds N --record`` writes its full-mode
+#: result, which chapter 10 reads (:func:`load_unet_seed_record`); a quick-mode run writes
+#: ``unet_seed_repeats_quick.json`` beside it.  Labelled like :data:`SEED_RECORD`.
+UNET_SEED_RECORD = config.repo_root() / "utils" / "recorded" / "unet_seed_repeats.json"
+#: The held-out figures of a U-Net's seed repeat (:func:`utils.segmentation.heldout_dice`).
+UNET_METRICS = ("mean_dice", "median_dice", "pooled_dice")
+#: What two U-Net entries must share to be compared seed by seed (:func:`seed_difference`).
+UNET_DESIGN = ("split_seed", "heldout_files")
+
+
+def unet_seed_record_path(mode: str = "full"):
+    """The U-Net seed record of a mode (a ``_quick`` file beside it for quick mode)."""
+    return _mode_file(UNET_SEED_RECORD, mode)
+
+
+def unet_seed_record_entry(name: str, table, environment: dict, heldout_files, n_train: int,
+                           split_seed: int = 42, quick: bool | None = None) -> dict:
+    """One U-Net's entry of the seed record: its recipe
+    (:func:`utils.segmentation.unet_recipe`), the hold-out split (its seed, the held-out files,
+    the number of training images), the per-seed table (``training_seed``,
+    :data:`UNET_METRICS`, ``seconds``), the spread over seeds (:func:`seed_spread`) and the
+    environment that produced it."""
+    from .segmentation import unet_recipe
+
+    return {"settings": unet_recipe(name, quick), "split_seed": split_seed,
+            "heldout_files": [str(f) for f in heldout_files], "n_train": int(n_train),
+            "per_seed": table.to_dict(orient="records"),
+            "spread": seed_spread(table, UNET_METRICS), "environment": environment}
+
+
+def record_unet_seed_repeats(entries: dict, path=None) -> "Path":
+    """Merge ``{model: entry}`` (:func:`unet_seed_record_entry`, all of one mode) into the
+    U-Net seed record of that mode and return its path."""
+    return _merge_record(entries, path, "unet_seed_repeats",
+                         "python -m utils.benchmark_segmentation --seeds N --models ... --record",
+                         path_of=unet_seed_record_path)
+
+
+def load_unet_seed_record(path=None, models=None, mode: str = "full",
+                          heldout: dict | None = None) -> dict:
+    """The U-Net seed record, checked like :func:`load_seed_record`: every entry (or those in
+    ``models``, which must be present) carries its label and was produced with the recipe that
+    :func:`utils.segmentation.unet_recipe` gives today for its mode; ``heldout``
+    (``{model: held-out file names}``, optional) must also match the entry's split.  Raises
+    ValueError otherwise, naming the command that re-records it.  Returns ``{model: entry}``
+    with ``entry["label"]`` and ``entry["mode"]``."""
+    from .segmentation import unet_recipe
+
+    rerun = ("python -m utils.benchmark_segmentation --seeds 3 --record --models "
+             if mode == "full" else
+             "DLBI_MODE=quick python -m utils.benchmark_segmentation --seeds 3 --record --models ")
+    out = _checked_record(path or unet_seed_record_path(mode), models, mode, "U-Net seed record",
+                          rerun, example="lung,scratch,pretrained", settings_of=unet_recipe,
+                          settings_name="unet_recipe")
+    for name, files in (heldout or {}).items():
+        if name in out and sorted(out[name].get("heldout_files", [])) != sorted(map(str, files)):
+            raise ValueError(f"the U-Net seed record of {name!r} was scored on another hold-out "
+                             f"split than this one; re-record it with {rerun}{name}")
+    return out
+
+
+def unet_seed_table(record: dict, this_build: dict | None = None, metric: str = "mean_dice"):
+    """One row per entry of :func:`load_unet_seed_record`: mode, model, training seeds, the
+    mean ± SD, min and max of ``metric`` over the seeds, and ``this_build[model]`` (this
+    build's seed-42 figure, where given), for chapter 10's table."""
+    import pandas as pd
+
+    rows = []
+    for name, e in record.items():
+        sp = e["spread"][metric]
+        row = {"mode": e["mode"], "model": name,
+               "training seeds": ", ".join(str(int(r["training_seed"])) for r in e["per_seed"]),
+               f"{metric}, mean ± SD over seeds": f"{sp['mean']:.3f} ± {sp['sd']:.3f}",
+               "min": sp["min"], "max": sp["max"]}
+        if this_build is not None:
+            row[f"this build (seed {config.default_seed()})"] = this_build.get(name, float("nan"))
+        rows.append(row)
     return pd.DataFrame(rows)

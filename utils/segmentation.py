@@ -30,8 +30,11 @@ Public API
 ``make_dataset`` / ``fit`` / ``predict``   training helpers (tf.data with paired augmentation)
 ``plot_cases`` / ``best_worst``            overlays of the best and worst cases
 ``save_unet`` / ``load_unet``              weights + architecture, for later chapters
-``lung_recipe`` / ``lung_split`` / ``train_lung_unet`` / ``get_lung_unet``
+``lung_recipe`` / ``lung_split`` / ``fit_lung_unet`` / ``train_lung_unet`` / ``get_lung_unet``
                                            chapter 10's lung model, reused (or retrained) by 12
+``tumour_recipe`` / ``pretrained_recipe`` / ``tumour_split`` / ``fit_tumour_unet`` /
+``tumour_summary``                         chapter 10's two tumour U-Nets
+``unet_recipe`` / ``heldout_dice``         the three by name, and what a seed repeat records
 ``lung_boxes`` / ``lung_boxes_from_mask``  the COCO lung boxes, and boxes from a mask
 ``mask_bbox`` / ``box_iou``                from a mask to a detection box, and box overlap
 """
@@ -615,14 +618,50 @@ def lung_model_path(mode: str | None = None) -> Path:
     return cache_dir() / "models" / f"lung_unet-{mode or current_mode()}.weights.h5"
 
 
-def lung_recipe() -> dict:
-    """The lung U-Net's settings for the current mode (chapter 10 trains with them; chapter 12
-    retrains with them when the saved model is missing)."""
+def _by_mode(quick: bool | None, quick_value, full_value):
+    """``quick_value`` in quick mode, ``full_value`` in full mode; ``quick`` None: the current
+    mode (:func:`utils.config.by_mode`), True/False: that mode (to check a recorded result)."""
     from .config import by_mode
 
-    return by_mode(
-        quick=dict(size=64, epochs=2, base_filters=8, batch_size=16, learning_rate=2e-3),
-        full=dict(size=128, epochs=40, base_filters=16, batch_size=16, learning_rate=2e-3))
+    if quick is None:
+        return by_mode(quick=quick_value, full=full_value)
+    return quick_value if quick else full_value
+
+
+def lung_recipe(quick: bool | None = None) -> dict:
+    """The lung U-Net's settings for the current mode (chapter 10 trains with them; chapter 12
+    retrains with them when the saved model is missing); ``quick`` picks a mode explicitly."""
+    return _by_mode(
+        quick,
+        dict(size=64, epochs=2, base_filters=8, batch_size=16, learning_rate=2e-3),
+        dict(size=128, epochs=40, base_filters=16, batch_size=16, learning_rate=2e-3))
+
+
+def tumour_recipe(quick: bool | None = None) -> dict:
+    """Chapter 10's tumour U-Net trained from scratch (dropout at the deepest levels), at the
+    lung U-Net's size; ``quick`` picks a mode explicitly (default: the current mode)."""
+    return dict(size=lung_recipe(quick)["size"], epochs=_by_mode(quick, 2, 40),
+                base_filters=_by_mode(quick, 8, 16), dropout=0.3, batch_size=8,
+                learning_rate=2e-3)
+
+
+def pretrained_recipe(quick: bool | None = None) -> dict:
+    """Chapter 10's tumour U-Net with the ImageNet-pretrained Lite0 encoder
+    (:func:`lite0_unet`), all weights fine-tuned; ``quick`` picks a mode explicitly."""
+    return dict(size=lung_recipe(quick)["size"], epochs=_by_mode(quick, 2, 40), batch_size=8,
+                learning_rate=1e-3)
+
+
+#: Chapter 10's three U-Nets by name (``python -m utils.benchmark_segmentation --models``):
+#: each name's recipe function.
+UNET_RECIPES = {"lung": lung_recipe, "scratch": tumour_recipe, "pretrained": pretrained_recipe}
+
+
+def unet_recipe(name: str, quick: bool | None = None) -> dict:
+    """The recipe of one of chapter 10's U-Nets (:data:`UNET_RECIPES`)."""
+    if name not in UNET_RECIPES:
+        raise ValueError(f"unknown U-Net {name!r}; choose from {', '.join(UNET_RECIPES)}")
+    return UNET_RECIPES[name](quick)
 
 
 def lung_split(groups, seed: int = 42):
@@ -635,21 +674,117 @@ def lung_split(groups, seed: int = 42):
     return train_idx, test_idx
 
 
-def train_lung_unet(lung: SegSet | None = None, recipe: dict | None = None, save: bool = True):
-    """Train the lung U-Net exactly as chapter 10 does, evaluate it on the held-out patients
-    and save it to :func:`lung_model_path`.  Returns ``(model, config)``."""
-    from .config import mode, seed_everything
+def tumour_area(tumour: SegSet) -> np.ndarray:
+    """Each tumour mask's area as a share of its image."""
+    return tumour.masks.mean(axis=(1, 2, 3))
+
+
+def tumour_split(tumour: SegSet, seed: int = 42):
+    """Chapter 10's hold-out split of the tumour set: 20 % of the near-duplicate groups,
+    stratified by tumour size (area above the median or not), checked for groups on both
+    sides.  Returns ``(train_idx, test_idx)``."""
+    from . import splits
+
+    area = tumour_area(tumour)
+    size_class = (area > np.median(area)).astype(int)
+    train_idx, test_idx = splits.grouped_holdout(size_class, tumour.groups, 0.2, seed=seed)
+    splits.check_split(train_idx, test_idx, tumour.groups)
+    return train_idx, test_idx
+
+
+def _seed(seed):
+    from .config import default_seed
+
+    return default_seed() if seed is None else int(seed)
+
+
+def fit_lung_unet(lung: SegSet, train_idx, recipe: dict | None = None, seed: int | None = None):
+    """The lung U-Net (depth 4) of ``recipe`` (default :func:`lung_recipe`) trained on the
+    images ``train_idx`` with training seed ``seed`` (default: the book's seed,
+    :func:`utils.config.default_seed`): weights, batch order and augmentation are drawn from
+    it.  Returns ``(model, history, seconds)``."""
+    from .config import seed_everything
+
+    recipe = dict(recipe or lung_recipe())
+    seed = seed_everything(_seed(seed))
+    model = unet((recipe["size"], recipe["size"], 1), depth=4,
+                 base_filters=recipe["base_filters"], name="lung_unet")
+    history, seconds = fit(model, lung.images[train_idx], lung.targets(train_idx),
+                           epochs=recipe["epochs"], batch_size=recipe["batch_size"],
+                           learning_rate=recipe["learning_rate"], seed=seed)
+    return model, history, seconds
+
+
+def fit_tumour_unet(kind: str, tumour: SegSet, train_idx, seed: int | None = None,
+                    recipe: dict | None = None):
+    """One of chapter 10's tumour U-Nets trained on the images ``train_idx`` with training
+    seed ``seed`` (default: the book's seed): ``kind`` ``"scratch"`` (:func:`unet` with
+    :func:`tumour_recipe`) or ``"pretrained"`` (:func:`lite0_unet` with
+    :func:`pretrained_recipe`).  Returns ``(model, history, seconds)``."""
+    from .config import seed_everything
+
+    if kind not in ("scratch", "pretrained"):
+        raise ValueError(f"kind must be 'scratch' or 'pretrained', not {kind!r}")
+    recipe = dict(recipe or unet_recipe(kind))
+    seed = seed_everything(_seed(seed))
+    shape = (recipe["size"], recipe["size"], 1)
+    if kind == "scratch":
+        model = unet(shape, depth=4, base_filters=recipe["base_filters"],
+                     dropout=recipe["dropout"], name="tumour_unet")
+    else:
+        model = lite0_unet(shape)
+    history, seconds = fit(model, tumour.images[train_idx], tumour.targets(train_idx),
+                           epochs=recipe["epochs"], batch_size=recipe["batch_size"],
+                           learning_rate=recipe["learning_rate"], seed=seed)
+    return model, history, seconds
+
+
+def tumour_summary(model, tumour: SegSet, test_idx):
+    """Chapter 10's evaluation of a tumour U-Net on the held-out images ``test_idx``: flip
+    test-time augmentation, per-image scores (with ``image``, ``area`` and near-duplicate
+    ``group``) and a summary (mean, median and pooled Dice, mean IoU, the smaller and larger
+    half by tumour area, failures below 0.5, one value per duplicate group).
+    Returns ``(probs, scores, summary)``."""
+    area = tumour_area(tumour)
+    probs = predict(model, tumour.images[test_idx], flip_tta=True)
+    scores = per_image_scores(tumour.masks[test_idx], probs,
+                              table=tumour.table.loc[test_idx, ["image"]])
+    scores["area"] = area[test_idx]
+    scores["group"] = tumour.groups[test_idx]
+    small = scores["area"] <= np.median(area)
+    summary = {
+        "mean Dice (per image)": scores["dice"].mean(), "median Dice": scores["dice"].median(),
+        "mean IoU": scores["iou"].mean(),
+        "Dice pooled over all pixels": dice_score(tumour.masks[test_idx], probs >= 0.5),
+        "mean Dice, smaller half": scores.loc[small, "dice"].mean(),
+        "mean Dice, larger half": scores.loc[~small, "dice"].mean(),
+        "images with Dice < 0.5": int((scores["dice"] < 0.5).sum()),
+        "mean Dice, one value per duplicate group": scores.groupby("group")["dice"].mean().mean()}
+    return probs, scores, summary
+
+
+def heldout_dice(masks, probs, valid=None) -> dict:
+    """The held-out figures a seed repeat records: per-image ``mean_dice`` and
+    ``median_dice`` and ``pooled_dice`` (all pixels of all images as one mask), threshold 0.5,
+    ignore pixels left out."""
+    scores = per_image_scores(masks, probs, valid)
+    return {"mean_dice": float(scores["dice"].mean()),
+            "median_dice": float(scores["dice"].median()),
+            "pooled_dice": dice_score(masks, np.asarray(probs) >= 0.5, valid)}
+
+
+def train_lung_unet(lung: SegSet | None = None, recipe: dict | None = None, save: bool = True,
+                    seed: int | None = None):
+    """Train the lung U-Net exactly as chapter 10 does (:func:`fit_lung_unet`, training seed
+    ``seed``, default the book's), evaluate it on the held-out patients and save it to
+    :func:`lung_model_path`.  Returns ``(model, config)``."""
+    from .config import mode
 
     recipe = dict(recipe or lung_recipe())
     if lung is None:
         lung = load_lung_set(recipe["size"])
     train_idx, test_idx = lung_split(lung.groups)
-    seed_everything()
-    model = unet((recipe["size"], recipe["size"], 1), depth=4,
-                 base_filters=recipe["base_filters"], name="lung_unet")
-    _, seconds = fit(model, lung.images[train_idx], lung.targets(train_idx),
-                     epochs=recipe["epochs"], batch_size=recipe["batch_size"],
-                     learning_rate=recipe["learning_rate"])
+    model, _, seconds = fit_lung_unet(lung, train_idx, recipe, seed=seed)
     probs = predict(model, lung.images[test_idx], flip_tta=True)
     scores = per_image_scores(lung.masks[test_idx], probs, lung.valid[test_idx])
     config = {**model.unet_config, "mode": mode(), "recipe": recipe, "train_seconds": seconds,
