@@ -4,8 +4,12 @@
   pneumonia paediatric), with patients as groups;
 * :func:`lite0_features` - frozen EfficientNet-Lite0 ImageNet features (global average pool),
   cached on disk so that probes on many image variants stay cheap;
+* :func:`probe_settings` - the chapter's image size, images per class and folds by mode;
 * :func:`probe` - a logistic-regression head evaluated by grouped (patient) cross-validation,
-  giving out-of-fold predictions for every image;
+  giving out-of-fold predictions for every image; :func:`probe_summary` its figures (accuracy
+  with a patient bootstrap interval, balanced accuracy, COVID-19 or not, normal vs pneumonia);
+* :func:`variant_probes` - the probe on each :func:`lung_variants` image set, with the lung
+  U-Net's training seed in the feature cache's name;
 * :func:`per_class_table` - per-class metrics with Wilson intervals (the confusion matrix is
   :func:`utils.metrics.plot_confusion`);
 * :func:`source_features` - image size, aspect, format and border statistics: no anatomy;
@@ -23,6 +27,20 @@ import time
 import numpy as np
 
 CLASSES = ("covid", "normal", "viral_pneumonia")
+#: The three lung-mask variants (:func:`lung_variants`) and their names in chapter 12's tables.
+VARIANTS = {"lungs_only": "lungs only", "lungs_removed": "lungs removed",
+            "silhouette": "lung silhouette only"}
+
+
+def probe_settings(quick: bool | None = None) -> dict:
+    """Chapter 12's settings: image ``size`` (the backbone's native 224 px in full mode),
+    ``per_class`` (images per class; None: all) and ``folds`` of the grouped cross-validation.
+    ``quick`` None: the current mode; True/False: that mode (to check a recorded result)."""
+    from .config import is_quick
+
+    quick = is_quick() if quick is None else bool(quick)
+    return {"size": 128, "per_class": 12, "folds": 3} if quick else \
+        {"size": 224, "per_class": None, "folds": 5}
 
 
 # --------------------------------------------------------------------------------------------
@@ -148,6 +166,29 @@ def probe(features, y, groups, n_splits: int = 5, seed: int = 42, make_model=Non
             "fold_accuracy": fold_acc}
 
 
+def covid_or_not(y, pred) -> float:
+    """Accuracy of the question "COVID-19 or not" read off 3-class labels and predictions."""
+    y, pred = np.asarray(y), np.asarray(pred)
+    return float(np.mean((pred == 0) == (y == 0)))
+
+
+def probe_summary(res, y, groups) -> dict:
+    """The figures of one :func:`probe` result ``res`` in chapter 12's audit table: 3-class
+    ``accuracy`` with its 95 % interval (``95% CI low``/``high``, a cluster bootstrap over the
+    patients ``groups``, :func:`utils.metrics.cluster_bootstrap_ci`), ``balanced accuracy``,
+    ``COVID vs rest`` (:func:`covid_or_not`) and ``normal vs pneumonia`` (the accuracy on the
+    images that are not COVID-19, from the same 3-class predictions)."""
+    from .metrics import cluster_bootstrap_ci
+
+    y, pred = np.asarray(y), np.asarray(res["pred"])
+    lo, hi = cluster_bootstrap_ci(y, pred, groups)   # patients resampled
+    rest = y != 0
+    return {"accuracy": float(np.mean(pred == y)), "95% CI low": float(lo),
+            "95% CI high": float(hi), "balanced accuracy": float(res["balanced_accuracy"]),
+            "COVID vs rest": covid_or_not(y, pred),
+            "normal vs pneumonia": float(np.mean(pred[rest] == y[rest]))}
+
+
 def per_class_table(y, pred, classes=CLASSES, confidence: float = 0.95, groups=None,
                     n_boot: int = 2000, seed: int = 0):
     """Per class: images, recall (sensitivity) and precision, each with a 95 % interval, and F1;
@@ -252,6 +293,19 @@ def lung_variants(images, masks, fill: float = 0.0) -> dict:
     return {"lungs_only": images * m + fill * (1 - m),
             "lungs_removed": images * (1 - m) + fill * m,
             "silhouette": m.copy()}
+
+
+def variant_probes(variants: dict, y, groups, n_splits: int, unet_seed: int) -> dict:
+    """:func:`probe` on the Lite0 features (:func:`lite0_features`) of each image set of
+    ``variants`` (:func:`lung_variants`), whose masks came from the lung U-Net trained with
+    seed ``unet_seed``: the seed is part of each feature cache's name (``lungs_only-unet42``),
+    so two seeds' masks never share a cache entry by name (the key hashes the images anyway).
+    Returns ``{variant: probe result}``, each with ``feature_seconds`` added (0: cached)."""
+    out = {}
+    for key, images in variants.items():
+        feats, seconds = lite0_features(images, f"{key}-unet{int(unet_seed)}")
+        out[key] = {**probe(feats, y, groups, n_splits=n_splits), "feature_seconds": seconds}
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -799,3 +799,98 @@ def unet_seed_table(record: dict, this_build: dict | None = None, metric: str = 
             row[f"this build (seed {config.default_seed()})"] = this_build.get(name, float("nan"))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------
+# Training-seed noise of chapter 12's shortcut probes: the lung U-Net over training seeds
+# ------------------------------------------------------------------------------------------
+#: Where ``python -m utils.benchmark_covid --seeds N --record`` writes its full-mode result,
+#: which chapter 12 reads (:func:`load_probe_seed_record`); a quick-mode run writes
+#: ``covid_probe_seeds_quick.json`` beside it.  Labelled like :data:`SEED_RECORD`.
+PROBE_SEED_RECORD = config.repo_root() / "utils" / "recorded" / "covid_probe_seeds.json"
+#: A probe's figures per training seed of the lung U-Net (:func:`utils.covid.probe_summary`).
+PROBE_METRICS = ("accuracy", "balanced accuracy", "COVID vs rest", "normal vs pneumonia")
+#: The probes of the record: the full image (no mask, so no lung U-Net) and the three variants.
+PROBES = ("full_image", "lungs_only", "lungs_removed", "silhouette")
+#: What two probe entries must share to be compared seed by seed (:func:`seed_difference`).
+PROBE_DESIGN = ("split_seed", "image_files")
+
+
+def probe_seed_settings(name: str, quick: bool | None = None) -> dict:
+    """The settings a probe entry is checked against (``settings_of`` of
+    :func:`_checked_record`): the lung U-Net's recipe (:func:`utils.segmentation.lung_recipe`)
+    and chapter 12's settings (:func:`utils.covid.probe_settings`: image size, images per
+    class, folds), the same for every probe ``name`` of :data:`PROBES`."""
+    from .covid import probe_settings
+    from .segmentation import lung_recipe
+
+    if name not in PROBES:
+        raise ValueError(f"unknown probe {name!r}; choose from {', '.join(PROBES)}")
+    return {"lung_recipe": lung_recipe(quick), **probe_settings(quick)}
+
+
+def probe_seed_record_path(mode: str = "full"):
+    """The probe seed record of a mode (a ``_quick`` file beside it for quick mode)."""
+    return _mode_file(PROBE_SEED_RECORD, mode)
+
+
+def probe_seed_record_entry(name: str, table, environment: dict, image_files,
+                            split_seed: int = 42, quick: bool | None = None) -> dict:
+    """One probe's entry of the probe seed record: its settings (:func:`probe_seed_settings`),
+    the lung U-Net's split seed, chapter 12's image files, the per-seed table
+    (``training_seed`` of the lung U-Net, :data:`PROBE_METRICS`, the interval of that run,
+    ...), the spread over seeds (:func:`seed_spread`) and the environment that produced it."""
+    return {"settings": probe_seed_settings(name, quick), "split_seed": split_seed,
+            "image_files": [str(f) for f in image_files],
+            "per_seed": table.to_dict(orient="records"),
+            "spread": seed_spread(table, PROBE_METRICS), "environment": environment}
+
+
+def record_probe_seeds(entries: dict, path=None) -> "Path":
+    """Merge ``{probe: entry}`` (:func:`probe_seed_record_entry`, all of one mode) into the
+    probe seed record of that mode and return its path."""
+    return _merge_record(entries, path, "covid_probe_seeds",
+                         "python -m utils.benchmark_covid --seeds N --record",
+                         path_of=probe_seed_record_path)
+
+
+def load_probe_seed_record(path=None, models=PROBES, mode: str = "full",
+                           image_files=None) -> dict:
+    """The probe seed record, checked like :func:`load_seed_record`: every entry in ``models``
+    (default all of :data:`PROBES`; each must be present) carries its label and was produced
+    with the settings :func:`probe_seed_settings` gives today for its mode; ``image_files``
+    (chapter 12's image files, optional) must equal the entry's.  Raises ValueError otherwise,
+    naming the command that re-records it.  Returns ``{probe: entry}`` with ``entry["label"]``
+    and ``entry["mode"]``."""
+    rerun = ("python -m utils.benchmark_covid --seeds 3 --record" if mode == "full" else
+             "DLBI_MODE=quick python -m utils.benchmark_covid --seeds 3 --record")
+    out = _checked_record(path or probe_seed_record_path(mode), models, mode,
+                          "probe seed record", rerun + ", which records every probe, including ",
+                          example=",".join(models or PROBES),
+                          settings_of=probe_seed_settings, settings_name="probe_seed_settings")
+    if image_files is not None:
+        want = sorted(map(str, image_files))
+        for name, entry in out.items():
+            if sorted(entry.get("image_files", [])) != want:
+                raise ValueError(f"the probe seed record of {name!r} was made on other images "
+                                 f"than chapter 12's; re-record it with {rerun}")
+    return out
+
+
+def probe_seed_table(record: dict, this_build: dict | None = None, metric: str = "accuracy"):
+    """One row per entry of :func:`load_probe_seed_record`: probe, lung U-Net training seeds,
+    the mean ± SD, min and max of ``metric`` over them, and ``this_build[probe]`` (this build's
+    figure, where given), for chapter 12's table."""
+    import pandas as pd
+
+    rows = []
+    for name, e in record.items():
+        sp = e["spread"][metric]
+        row = {"mode": e["mode"], "probe": name,
+               "lung U-Net seeds": ", ".join(str(int(r["training_seed"])) for r in e["per_seed"]),
+               f"{metric}, mean ± SD over seeds": f"{sp['mean']:.3f} ± {sp['sd']:.3f}",
+               "min": sp["min"], "max": sp["max"]}
+        if this_build is not None:
+            row[f"this build (seed {config.default_seed()})"] = this_build.get(name, float("nan"))
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -6,18 +6,18 @@ nothing of the chapter that runs it.  ``tests/test_layers.py`` checks every impo
 module against :data:`LAYERS` (at the top of the file and inside functions, relative and
 absolute ``utils.`` forms) with :func:`check_package`.
 
-=====  =============  ============================================================================================================================================
+=====  =============  =============================================================================================================================================================
 layer  name           modules
-=====  =============  ============================================================================================================================================
+=====  =============  =============================================================================================================================================================
 0      base           config, audit, exercises, layers, plots, prose, results
 1      data           data, datasets, dedup, splits; the package itself (``utils/__init__``)
 2      preprocessing  preprocessing (crop to the head, augmentation)
 3      models         fundamentals, backbones, cnn, transfer, segmentation, volumes (3-D)
 4      evaluation     metrics, calibration, crossval, literature, shift (measuring a dataset shift)
 5      explanation    viz (Grad-CAM, feature maps, filters, receptive fields)
-6      protocols      experiments, benchmark_brain, benchmark_segmentation, benchmark_3d, covid, report, modelcard, predict; tools: skeleton, assignments, grading
+6      protocols      experiments, benchmark_brain, benchmark_segmentation, benchmark_covid, benchmark_3d, covid, report, modelcard, predict; tools: skeleton, assignments, grading
 7      checks         checks.* (the exercises' feedback, on top of everything)
-=====  =============  ============================================================================================================================================
+=====  =============  =============================================================================================================================================================
 
 (``utils/manifests/``, ``utils/literature/`` and ``utils/recorded/`` hold data files, not modules; the backbones'
 input scaling, :func:`utils.transfer.preprocess`, lives with the backbones in layer 3 because it
@@ -41,8 +41,9 @@ LAYERS = {name: (number, LAYER_NAMES[number]) for number, names in [
     (3, ("fundamentals", "backbones", "cnn", "transfer", "segmentation", "volumes")),
     (4, ("metrics", "calibration", "crossval", "literature", "shift")),
     (5, ("viz",)),
-    (6, ("experiments", "benchmark_brain", "benchmark_segmentation", "benchmark_3d", "covid",
-         "report", "modelcard", "predict", "skeleton", "assignments", "grading")),
+    (6, ("experiments", "benchmark_brain", "benchmark_segmentation", "benchmark_covid",
+         "benchmark_3d", "covid", "report", "modelcard", "predict", "skeleton", "assignments",
+         "grading")),
     (7, ("checks",)),
 ] for name in names}
 

@@ -787,7 +787,8 @@ def train_lung_unet(lung: SegSet | None = None, recipe: dict | None = None, save
     model, _, seconds = fit_lung_unet(lung, train_idx, recipe, seed=seed)
     probs = predict(model, lung.images[test_idx], flip_tta=True)
     scores = per_image_scores(lung.masks[test_idx], probs, lung.valid[test_idx])
-    config = {**model.unet_config, "mode": mode(), "recipe": recipe, "train_seconds": seconds,
+    config = {**model.unet_config, "mode": mode(), "recipe": recipe, "training_seed": _seed(seed),
+              "train_seconds": seconds,
               "trained_on": "COVID X-rays of the training patients (chapter 10 split)",
               "test_files": lung.table.loc[test_idx, "file"].tolist(),
               "heldout_mean_dice": float(scores["dice"].mean())}

@@ -1,0 +1,143 @@
+"""Training-seed noise of chapter 12's shortcut probes: the lung U-Net that makes the masks,
+trained once per training seed, and the probes on the masked X-rays of each.
+
+Usage::
+
+    python -m utils.benchmark_covid --seeds 3 [--record]
+
+The probes (:func:`utils.covid.probe`, a logistic-regression head under grouped
+cross-validation) are deterministic; the only trained, seed-dependent part of the mask-based
+probes is chapter 10's lung U-Net (:func:`utils.segmentation.lung_recipe`, trained on the
+training patients of :func:`utils.segmentation.lung_split`).  Per training seed (42, 142,
+242, ...: :func:`utils.experiments.training_seeds`) this trains the lung U-Net as
+:func:`utils.segmentation.train_lung_unet` does (without saving over the chapter's model),
+predicts the lung masks of chapter 12's X-rays (:func:`utils.covid.load_images` with
+:func:`utils.covid.probe_settings`, :func:`utils.covid.predict_lungs`), makes the three
+variants (:func:`utils.covid.lung_variants`) and probes each
+(:func:`utils.covid.variant_probes`, figures of :func:`utils.covid.probe_summary`).  It prints
+the figures per seed, per probe the mean ± SD (``ddof=1``), min and max over the seeds, and
+per masked probe its difference to the full-image probe (which uses no mask) seed by seed
+(:func:`utils.experiments.sign_verdict`).
+
+``--record`` merges the result into ``utils/recorded/covid_probe_seeds.json`` (in quick mode
+``covid_probe_seeds_quick.json``; a quick run never replaces the full file), each probe
+labelled with the commit, date, mode and environment that produced it; chapter 12 reads it
+(:func:`utils.experiments.load_probe_seed_record`, which refuses an entry made with another
+lung recipe, other chapter settings or on other images).  The mode is ``DLBI_MODE`` (full
+unless set to quick).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from . import config
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m utils.benchmark_covid",
+                                     description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=3, metavar="N",
+                        help="training seeds of the lung U-Net (default: %(default)s; at least 2)")
+    parser.add_argument("--seed", type=int, default=42,
+                        help="seed of the lung U-Net's split and the first training seed "
+                             "(default: %(default)s)")
+    parser.add_argument("--record", action="store_true",
+                        help="merge the result into utils/recorded/covid_probe_seeds.json "
+                             "(quick mode: covid_probe_seeds_quick.json)")
+    args = parser.parse_args(argv)
+    if args.seeds < 2:
+        parser.error("--seeds needs at least 2 training seeds (an SD over one is undefined)")
+    return args
+
+
+def _fmt(x, digits=3):
+    return "  nan" if x != x else f"{x:.{digits}f}"
+
+
+def seed_tables(seeds, X, y, groups, folds, lung, train_idx, test_idx, progress=print):
+    """Per probe of :data:`utils.experiments.PROBES`, a table with one row per training seed
+    of the lung U-Net: ``training_seed``, the figures of :func:`utils.covid.probe_summary`,
+    the U-Net's held-out mean Dice on chapter 10's split (``unet_heldout_mean_dice``), the
+    median predicted lung area on chapter 12's images and ``seconds`` (the full-image probe,
+    which uses no mask, is repeated per seed: the same figures each time)."""
+    import keras
+    import numpy as np
+    import pandas as pd
+
+    from . import covid as C
+    from . import segmentation as S
+
+    features, _ = C.lite0_features(X, "full")
+    rows = {name: [] for name in ("full_image", *C.VARIANTS)}
+    for train_seed in seeds:
+        start = time.perf_counter()
+        model, _, _ = S.fit_lung_unet(lung, train_idx, S.lung_recipe(), seed=train_seed)
+        dice = S.heldout_dice(lung.masks[test_idx],
+                              S.predict(model, lung.images[test_idx], flip_tta=True),
+                              lung.valid[test_idx])["mean_dice"]
+        lungs = C.predict_lungs(model, X)
+        results = {"full_image": C.probe(features, y, groups, n_splits=folds),
+                   **C.variant_probes(C.lung_variants(X, lungs), y, groups, folds, train_seed)}
+        seconds = time.perf_counter() - start
+        common = {"unet_heldout_mean_dice": float(dice),
+                  "median_lung_area": float(np.median(lungs.mean(axis=(1, 2, 3)))),
+                  "seconds": seconds}
+        for name, res in results.items():
+            rows[name].append({"training_seed": train_seed, **C.probe_summary(res, y, groups),
+                               **common})
+        if progress is not None:
+            progress(f"  seed {train_seed:>4}: lung U-Net held-out Dice {_fmt(dice)}, "
+                     + ", ".join(f"{name} {_fmt(rows[name][-1]['accuracy'])}" for name in rows)
+                     + f" (accuracy), {seconds:.0f} s")
+        keras.backend.clear_session()
+    return {name: pd.DataFrame(r) for name, r in rows.items()}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    config.configure_tensorflow()
+    config.filter_native_stderr(force=True)
+    from . import covid as C
+    from . import experiments as xp
+    from . import segmentation as S
+
+    env = config.environment(args.seed)
+    seeds = xp.training_seeds(args.seeds, args.seed)
+    settings = C.probe_settings()
+    recipe = S.lung_recipe()
+    print(f"probe seed repeats | mode {env['mode']} | lung U-Net split seed {args.seed} | "
+          f"training seeds {seeds} | {env['cpu_cores']} CPU cores, {env['accelerator']} | "
+          f"TF {env['tensorflow']}")
+    X, y, groups, table = C.load_images(settings["size"], settings["per_class"])
+    lung = S.load_lung_set(recipe["size"])
+    train_idx, test_idx = S.lung_split(lung.groups, seed=args.seed)
+    print(f"chapter 12: {len(y)} images at {settings['size']} px, {settings['folds']} folds; "
+          f"lung U-Net {recipe}, trained on {len(train_idx)} images")
+    start = time.perf_counter()
+    tables = seed_tables(seeds, X, y, groups, settings["folds"], lung, train_idx, test_idx)
+    entries = {name: xp.probe_seed_record_entry(name, t, env, table["file"], args.seed)
+               for name, t in tables.items()}
+    for name, entry in entries.items():
+        print(f"\n== {name}")
+        for metric in xp.PROBE_METRICS:
+            sp = entry["spread"][metric]
+            print(f"  {metric:<19} over seeds {_fmt(sp['mean'])} ± {_fmt(sp['sd'])} "
+                  f"(min {_fmt(sp['min'])}, max {_fmt(sp['max'])}, {sp['n_seeds']} seeds)")
+    record = {k: {**e, "mode": env["mode"]} for k, e in entries.items()}
+    print("\nmasked probe - full image, seed by seed:")
+    for name in C.VARIANTS:
+        for metric in ("accuracy", "COVID vs rest"):
+            d = xp.seed_difference(record, "full_image", name, metric, xp.PROBE_DESIGN)
+            print(f"  {name:<13} {metric:<13} {', '.join(f'{v:+.3f}' for v in d['per_seed'])}; "
+                  f"mean {d['mean']:+.3f}, SD {_fmt(d['sd'])}; it {xp.sign_verdict(d['per_seed'])}")
+    print(f"\n{len(seeds)} seeds in {time.perf_counter() - start:.0f} s")
+    if args.record:
+        print(f"recorded {xp.record_probe_seeds(entries)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
