@@ -39,6 +39,30 @@ def test_ece_is_zero_when_calibrated_and_large_when_not():
         cal.brier([0, 1], [0.2, 1.3])
 
 
+def test_ece_is_the_reliability_tables_weighted_gap(yp):
+    """The two-sums ECE equals the weighted mean gap of the reliability diagram's bins."""
+    y, p = yp
+    for q in (p, np.round(p, 1), p ** 3):          # ties on bin edges, crowded low bins
+        r = cal.reliability(y, q, n_bins=10)
+        w = r["count"] / r["count"].sum()
+        table = float(np.sum(w * np.abs(r["fraction_positive"] - r["mean_predicted"])))
+        assert cal.expected_calibration_error(y, q) == pytest.approx(table, abs=1e-12)
+    assert np.isnan(cal.expected_calibration_error([], []))
+
+
+def test_bootstrap_auc_is_roc_auc_score_and_refuses_one_class(yp):
+    from sklearn.metrics import roc_auc_score
+
+    y, p = yp
+    for q in (p, np.round(p, 1)):                  # with and without tied scores
+        assert cal._rate(y, q, 0.5, "auc") == pytest.approx(roc_auc_score(y, q), abs=1e-12)
+    with pytest.raises(ValueError):
+        cal._rate(np.ones(5, int), np.linspace(0, 1, 5), 0.5, "auc")
+    rows = cal.scores_with_ci(y, p, np.arange(len(y)) // 2, n_boot=200)
+    assert rows.loc["auc", "value"] == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    assert rows.loc["auc", "ci_low"] < rows.loc["auc", "value"] < rows.loc["auc", "ci_high"]
+
+
 def test_temperature_scaling_repairs_over_confidence_and_keeps_the_order():
     rng = np.random.default_rng(1)
     z = rng.normal(0, 2, 3000)

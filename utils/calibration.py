@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .metrics import binary_metrics, cluster_bootstrap_ci
+from .metrics import auc_by_pairs, binary_metrics, cluster_bootstrap_ci
 
 _EPS = 1e-7
 
@@ -65,12 +65,18 @@ def reliability(y, p, n_bins: int = 10):
 
 def expected_calibration_error(y, p, n_bins: int = 10) -> float:
     """ECE: the mean over equal-width bins of ``|fraction positive - mean probability|``,
-    weighted by the share of images in each bin (0 for a perfectly calibrated model)."""
-    r = reliability(y, p, n_bins)
-    if r.empty:
+    weighted by the share of images in each bin (0 for a perfectly calibrated model).
+
+    The bins are those of :func:`reliability`.  With ``n_k`` images in bin ``k``, weight
+    ``n_k / N`` times ``|positives_k / n_k - sum of p_k / n_k|`` is ``|positives_k - sum of
+    p_k| / N``: two sums per bin, no table (a bootstrap computes it thousands of times)."""
+    y, p = _yp(y, p)
+    if not len(p):
         return float("nan")
-    w = r["count"] / r["count"].sum()
-    return float(np.sum(w * np.abs(r["fraction_positive"] - r["mean_predicted"])))
+    b = _bins(p, n_bins)
+    positives = np.bincount(b, weights=y, minlength=n_bins)
+    predicted = np.bincount(b, weights=p, minlength=n_bins)
+    return float(np.sum(np.abs(positives - predicted)) / len(p))
 
 
 def brier(y, p) -> float:
@@ -150,7 +156,11 @@ def predictive_value_band(sens_ci, spec_ci, prevalence):
 # Scores with grouped intervals
 # ------------------------------------------------------------------------------------------
 def _rate(y, p, threshold, which):
-    m = binary_metrics(y, p, threshold, auc=which == "auc")   # the AUC only when it is asked for
+    if which == "auc":   # the rank statistic (= roc_auc_score), without its input checks
+        if not 0 < np.sum(y) < len(y):
+            raise ValueError("auc undefined in this resample")
+        return auc_by_pairs(y, p)
+    m = binary_metrics(y, p, threshold, auc=False)
     if m[which] != m[which]:
         raise ValueError(f"{which} undefined in this resample")
     return m[which]
