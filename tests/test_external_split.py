@@ -156,3 +156,20 @@ def test_head_cv_trains_on_copies_of_training_images_only(monkeypatch):
         assert set(codes) == set(train) | set(train + 1000) | set(train + 2000)
         assert np.array_equal(ytr, y[codes % 1000])             # each copy keeps its image's label
         assert not set(test_codes) & set(train) and np.all(test_codes < 1000)
+
+
+def test_head_cv_in_two_worker_processes_gives_the_same_figures():
+    """workers=2 trains the fold heads in spawned processes, each seeded as in a serial run:
+    the out-of-fold and the evaluated probabilities are the same, bit for bit."""
+    rng = np.random.default_rng(1)
+    n = 48
+    y = np.repeat([0, 1], n // 2)
+    F = (rng.normal(0, 1, (n, 8)) + 0.6 * y[:, None]).astype(np.float32)
+    groups = np.arange(n) // 2
+    serial = xp.head_cv(F, y, groups, folds=3, seed=42, quick=True, evaluate=(F[::-1],))
+    parallel = xp.head_cv(F, y, groups, folds=3, seed=42, quick=True, evaluate=(F[::-1],),
+                          workers=2)
+    assert np.array_equal(serial[0], parallel[0]) and not np.isnan(parallel[0]).any()
+    assert np.array_equal(serial[1][0], parallel[1][0]) and parallel[1][0].shape == (3, n)
+    other = xp.head_cv(F, y, groups, folds=3, seed=42, model_seed=7, quick=True, workers=2)
+    assert not np.array_equal(serial[0], other[0])          # the seed reaches the workers

@@ -257,8 +257,47 @@ def fit_head(F, y, seed: int = 42, quick: bool | None = None):
     return head
 
 
+def _head_task(task):
+    """One head of :func:`head_cv`, here or in a worker process: ``(F, y, seed, quick,
+    evaluate)`` -> the head's probabilities on each array of ``evaluate``."""
+    import keras
+
+    F, y, seed, quick, evaluate = task
+    head = fit_head(F, y, seed, quick)
+    out = [predict(head, G) for G in evaluate]
+    keras.backend.clear_session()
+    return out
+
+
+_POOLS: dict = {}
+
+
+def _head_map(tasks, workers: int):
+    """:func:`_head_task` of every task in a pool of ``workers`` processes, started once
+    (``spawn``: each worker imports TensorFlow afresh) and kept for the session.  The workers
+    start with TensorFlow's C++ log level at 3, so that its start-up lines (no GPU, CPU
+    features) do not land in a chapter's output once per worker."""
+    import os
+
+    if workers not in _POOLS:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    before = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"       # read by workers spawned by this map
+    try:
+        futures = [_POOLS[workers].submit(_head_task, t) for t in tasks]
+    finally:
+        if before is None:
+            os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+        else:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = before
+    return [f.result() for f in futures]
+
+
 def head_cv(F, y, groups, folds: int | None = None, seed: int = 42, quick: bool | None = None,
-            model_seed: int | None = None, evaluate=(), augmented=()):
+            model_seed: int | None = None, evaluate=(), augmented=(), workers: int = 1):
     """Grouped K-fold CV of :func:`fit_head` on features ``F``: the folds of
     :func:`utils.splits.grouped_kfold` (``seed``), fold ``k`` trained with ``model_seed + k``
     (default ``seed + k``), as :func:`run_protocol` trains ``"transfer"``.  Returns ``(oof,
@@ -269,22 +308,28 @@ def head_cv(F, y, groups, folds: int | None = None, seed: int = 42, quick: bool 
     ``augmented``: features of augmented copies of the same images, each array aligned with
     ``F`` (row ``i`` a copy of image ``i``).  Each fold also trains on the copies of its
     training images, never on a copy of a test image; the test images are scored as they are.
-    """
-    import keras
 
+    ``workers > 1`` trains the folds' heads in that many worker processes at once (a head's
+    training is mostly Keras's per-step overhead on one core): each head is seeded as in a
+    serial run, so the figures are the same.
+    """
     y, groups = np.asarray(y).astype(int), np.asarray(groups)
     folds = protocol("transfer", quick)["folds"] if folds is None else folds
     train_seed = seed if model_seed is None else int(model_seed)
-    oof = np.full(len(y), np.nan)
-    fold_probs = [[] for _ in evaluate]
+    tasks, tests = [], []
     for k, (train, test) in enumerate(splits.grouped_kfold(y, groups, folds, seed)):
         splits.check_split(train, test, groups)
         Ftr = np.concatenate([F[train]] + [np.asarray(A)[train] for A in augmented])
-        head = fit_head(Ftr, np.tile(y[train], 1 + len(augmented)), train_seed + k, quick)
-        oof[test] = predict(head, F[test])
-        for out, G in zip(fold_probs, evaluate):
-            out.append(predict(head, G))
-        keras.backend.clear_session()
+        tasks.append((Ftr, np.tile(y[train], 1 + len(augmented)), train_seed + k, quick,
+                      (np.asarray(F)[test],) + tuple(evaluate)))
+        tests.append(test)
+    results = _head_map(tasks, workers) if workers > 1 else map(_head_task, tasks)
+    oof = np.full(len(y), np.nan)
+    fold_probs = [[] for _ in evaluate]
+    for test, (p_test, *p_eval) in zip(tests, results):
+        oof[test] = p_test
+        for out, p in zip(fold_probs, p_eval):
+            out.append(p)
     return oof, [np.array(p) for p in fold_probs]
 
 
