@@ -157,7 +157,7 @@ def predictive_value_band(sens_ci, spec_ci, prevalence):
 # ------------------------------------------------------------------------------------------
 def _rate(y, p, threshold, which):
     if which == "auc":   # the rank statistic (= roc_auc_score), without its input checks
-        if not 0 < np.sum(y) < len(y):
+        if not 0 < np.sum(y) < len(y) or np.isnan(p).any():
             raise ValueError("auc undefined in this resample")
         return auc_by_pairs(y, p)
     m = binary_metrics(y, p, threshold, auc=False)

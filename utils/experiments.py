@@ -272,28 +272,40 @@ def _head_task(task):
 _POOLS: dict = {}
 
 
-def _head_map(tasks, workers: int):
-    """:func:`_head_task` of every task in a pool of ``workers`` processes, started once
-    (``spawn``: each worker imports TensorFlow afresh) and kept for the session.  The workers
-    start with TensorFlow's C++ log level at 3, so that its start-up lines (no GPU, CPU
-    features) do not land in a chapter's output once per worker."""
+def _silent_worker():
+    """A head worker's native stderr goes to /dev/null before it imports TensorFlow, whose
+    start-up lines (no GPU, CPU features) would otherwise land in the chapter's output once
+    per worker; a failure still reaches the caller, as the task's exception."""
     import os
 
-    if workers not in _POOLS:
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+
+
+def _head_map(tasks, workers: int):
+    """:func:`_head_task` of every task in a pool of ``workers`` processes (``spawn``: each
+    worker imports TensorFlow afresh, its stderr silenced by :func:`_silent_worker`), started
+    once and kept while the settings a worker reads at start are unchanged."""
+    import os
+
+    key = (workers,) + tuple(os.environ.get(v) for v in (config.THREADS_ENV,
+                                                         config.DETERMINISTIC_ENV))
+    if key not in _POOLS:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    before = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"       # read by workers spawned by this map
+        _POOLS[key] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                          initializer=_silent_worker)
+    futures = []
     try:
-        futures = [_POOLS[workers].submit(_head_task, t) for t in tasks]
-    finally:
-        if before is None:
-            os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
-        else:
-            os.environ["TF_CPP_MIN_LOG_LEVEL"] = before
-    return [f.result() for f in futures]
+        futures = [_POOLS[key].submit(_head_task, t) for t in tasks]
+        return [f.result() for f in futures]
+    except BaseException:                          # a crashed worker or an interrupt:
+        for f in futures:                          # no task left waiting, and a new pool
+            f.cancel()                             # next time
+        _POOLS.pop(key).shutdown(wait=False, cancel_futures=True)
+        raise
 
 
 def head_cv(F, y, groups, folds: int | None = None, seed: int = 42, quick: bool | None = None,
@@ -314,6 +326,7 @@ def head_cv(F, y, groups, folds: int | None = None, seed: int = 42, quick: bool 
     serial run, so the figures are the same.
     """
     y, groups = np.asarray(y).astype(int), np.asarray(groups)
+    quick = config.mode() == "quick" if quick is None else bool(quick)   # the workers' mode too
     folds = protocol("transfer", quick)["folds"] if folds is None else folds
     train_seed = seed if model_seed is None else int(model_seed)
     tasks, tests = [], []
@@ -683,7 +696,8 @@ def seed_difference(record: dict, a: str, b: str, metric: str = "accuracy",
     ea, eb = record[a], record[b]
     sa = [r["training_seed"] for r in ea["per_seed"]]
     sb = [r["training_seed"] for r in eb["per_seed"]]
-    if ea["mode"] != eb["mode"] or sa != sb or any(ea.get(k) != eb.get(k) for k in design):
+    if ea["mode"] != eb["mode"] or sa != sb or any(
+            k not in ea or k not in eb or ea[k] != eb[k] for k in design):
         raise ValueError(f"{a} and {b} were not recorded in one mode on the same folds and "
                          "seeds; record them together")
     diff = np.array([rb[metric] - ra[metric] for ra, rb in zip(ea["per_seed"], eb["per_seed"])],
