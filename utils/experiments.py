@@ -841,23 +841,30 @@ def load_unet_seed_record(path=None, models=None, mode: str = "full",
     return out
 
 
-def unet_seed_table(record: dict, this_build: dict | None = None, metric: str = "mean_dice"):
-    """One row per entry of :func:`load_unet_seed_record`: mode, model, training seeds, the
-    mean ± SD, min and max of ``metric`` over the seeds, and ``this_build[model]`` (this
-    build's seed-42 figure, where given), for chapter 10's table."""
+def _spread_table(record: dict, this_build, metric: str, what: str, seeds_label: str):
+    """One row per entry of a seed record: mode, ``what`` (the entry's name), its training
+    seeds (column ``seeds_label``), the mean ± SD, min and max of ``metric`` over the seeds,
+    and ``this_build[name]`` (this build's figure, where given)."""
     import pandas as pd
 
     rows = []
     for name, e in record.items():
         sp = e["spread"][metric]
-        row = {"mode": e["mode"], "model": name,
-               "training seeds": ", ".join(str(int(r["training_seed"])) for r in e["per_seed"]),
+        row = {"mode": e["mode"], what: name,
+               seeds_label: ", ".join(str(int(r["training_seed"])) for r in e["per_seed"]),
                f"{metric}, mean ± SD over seeds": f"{sp['mean']:.3f} ± {sp['sd']:.3f}",
                "min": sp["min"], "max": sp["max"]}
         if this_build is not None:
             row[f"this build (seed {config.default_seed()})"] = this_build.get(name, float("nan"))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def unet_seed_table(record: dict, this_build: dict | None = None, metric: str = "mean_dice"):
+    """One row per entry of :func:`load_unet_seed_record`: mode, model, training seeds, the
+    mean ± SD, min and max of ``metric`` over the seeds, and ``this_build[model]`` (this
+    build's seed-42 figure, where given), for chapter 10's table."""
+    return _spread_table(record, this_build, metric, "model", "training seeds")
 
 
 # ------------------------------------------------------------------------------------------
@@ -940,16 +947,4 @@ def probe_seed_table(record: dict, this_build: dict | None = None, metric: str =
     """One row per entry of :func:`load_probe_seed_record`: probe, lung U-Net training seeds,
     the mean ± SD, min and max of ``metric`` over them, and ``this_build[probe]`` (this build's
     figure, where given), for chapter 12's table."""
-    import pandas as pd
-
-    rows = []
-    for name, e in record.items():
-        sp = e["spread"][metric]
-        row = {"mode": e["mode"], "probe": name,
-               "lung U-Net seeds": ", ".join(str(int(r["training_seed"])) for r in e["per_seed"]),
-               f"{metric}, mean ± SD over seeds": f"{sp['mean']:.3f} ± {sp['sd']:.3f}",
-               "min": sp["min"], "max": sp["max"]}
-        if this_build is not None:
-            row[f"this build (seed {config.default_seed()})"] = this_build.get(name, float("nan"))
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return _spread_table(record, this_build, metric, "probe", "lung U-Net seeds")
