@@ -136,6 +136,32 @@ def test_fit_tumour_unet_passes_the_training_seed(spy):
         S.fit_tumour_unet("lung", data, train)
 
 
+def test_seed_lung_unet_is_trained_once_and_then_loaded(spy, monkeypatch, tmp_path):
+    """The two seed benchmarks share their lung U-Nets: the second call loads the first one's
+    weights; another seed, other training images or another recipe train anew."""
+    monkeypatch.setenv("DLBI_CACHE", str(tmp_path))
+    recipe = dict(size=16, epochs=1, base_filters=2, batch_size=4, learning_rate=1e-3)
+    data = _set()
+    train, _ = S.lung_split(data.groups)
+    first, _, loaded = S.seed_lung_unet(data, train, recipe, seed=142)
+    assert not loaded and spy["fit"] == [142]
+    again, seconds, loaded = S.seed_lung_unet(data, train, recipe, seed=142)
+    assert loaded and spy["fit"] == [142] and seconds == 0.0          # not trained again
+    for a, b in zip(first.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    path = S.seed_lung_unet_path(data, train, recipe, 142)
+    assert path.parent == tmp_path / "models" and path.name.startswith("lung_unet-seed142-")
+    assert path != S.lung_model_path()                     # chapter 10's model is untouched
+    others = {S.seed_lung_unet_path(data, train, recipe, 242),
+              S.seed_lung_unet_path(data, train[:-1], recipe, 142),
+              S.seed_lung_unet_path(data, train, {**recipe, "epochs": 2}, 142)}
+    assert path not in others and len(others) == 3
+    monkeypatch.setenv("DLBI_THREADS", "1")
+    assert S.seed_lung_unet_path(data, train, recipe, 142) != path
+    S.seed_lung_unet(data, train, recipe, seed=242)
+    assert spy["fit"] == [142, 242]
+
+
 # ------------------------------------------------------------------------- the record
 ENV = {"commit": "abc1234", "date": "2026-12-02 01:00", "mode": "quick", "tensorflow": "2.21.0",
        "cpu_cores": 2, "accelerator": "CPU only"}

@@ -74,14 +74,16 @@ def seed_tables(seeds, X, y, groups, folds, lung, train_idx, test_idx, progress=
     rows = {name: [] for name in ("full_image", *C.VARIANTS)}
     for train_seed in seeds:
         start = time.perf_counter()
-        model, _, _ = S.fit_lung_unet(lung, train_idx, S.lung_recipe(), seed=train_seed)
+        # shared with utils.benchmark_segmentation: a U-Net it trained is loaded, not retrained
+        model, trained, loaded = S.seed_lung_unet(lung, train_idx, S.lung_recipe(),
+                                                  seed=train_seed)
         dice = S.heldout_dice(lung.masks[test_idx],
                               S.predict(model, lung.images[test_idx], flip_tta=True),
                               lung.valid[test_idx])["mean_dice"]
         lungs = C.predict_lungs(model, X)
         results = {"full_image": C.probe(features, y, groups, n_splits=folds),
                    **C.variant_probes(C.lung_variants(X, lungs), y, groups, folds, train_seed)}
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start + (trained if loaded else 0.0)
         common = {"unet_heldout_mean_dice": float(dice),
                   "median_lung_area": float(np.median(lungs.mean(axis=(1, 2, 3)))),
                   "seconds": seconds}

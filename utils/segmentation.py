@@ -715,6 +715,48 @@ def fit_lung_unet(lung: SegSet, train_idx, recipe: dict | None = None, seed: int
     return model, history, seconds
 
 
+def seed_lung_unet_path(lung: SegSet, train_idx, recipe: dict | None = None,
+                        seed: int | None = None) -> Path:
+    """Where :func:`seed_lung_unet` keeps the lung U-Net of one training seed:
+    ``<cache>/models/lung_unet-seed<seed>-<key>.weights.h5``, the key a digest of the recipe,
+    the seed, the training files, the thread count, the determinism setting and the
+    TensorFlow version (anything that changes the trained weights)."""
+    import hashlib
+
+    import tensorflow as tf
+
+    from . import config
+
+    recipe = dict(recipe or lung_recipe())
+    seed = _seed(seed)
+    key = json.dumps({"recipe": recipe, "seed": seed,
+                      "train_files": lung.table.loc[np.asarray(train_idx), "file"].tolist(),
+                      "threads": config.threads(), "deterministic": config.deterministic(),
+                      "tensorflow": tf.__version__}, sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return config.cache_dir() / "models" / f"lung_unet-seed{seed}-{digest}.weights.h5"
+
+
+def seed_lung_unet(lung: SegSet, train_idx, recipe: dict | None = None,
+                   seed: int | None = None):
+    """:func:`fit_lung_unet` kept on disk (:func:`seed_lung_unet_path`): the two seed
+    benchmarks (``utils.benchmark_segmentation`` and ``utils.benchmark_covid``) train the same
+    lung U-Nets, so the second one loads what the first trained.  It never touches chapter
+    10's saved model (:func:`lung_model_path`).  Returns ``(model, seconds, loaded)``:
+    ``seconds`` the training time (as recorded when it was trained), ``loaded`` whether it
+    came from disk."""
+    path = seed_lung_unet_path(lung, train_idx, recipe, seed)
+    try:
+        model, config = load_unet(path)
+        return model, float(config["train_seconds"]), True
+    except (FileNotFoundError, OSError, ValueError, KeyError):
+        pass
+    model, _, seconds = fit_lung_unet(lung, train_idx, recipe, seed=seed)
+    save_unet(model, path, {"recipe": dict(recipe or lung_recipe()), "training_seed": _seed(seed),
+                            "train_seconds": seconds})
+    return model, seconds, False
+
+
 def fit_tumour_unet(kind: str, tumour: SegSet, train_idx, seed: int | None = None,
                     recipe: dict | None = None):
     """One of chapter 10's tumour U-Nets trained on the images ``train_idx`` with training
