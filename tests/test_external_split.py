@@ -173,3 +173,28 @@ def test_head_cv_in_two_worker_processes_gives_the_same_figures():
     assert np.array_equal(serial[1][0], parallel[1][0]) and parallel[1][0].shape == (3, n)
     other = xp.head_cv(F, y, groups, folds=3, seed=42, model_seed=7, quick=True, workers=2)
     assert not np.array_equal(serial[0], other[0])          # the seed reaches the workers
+
+
+def test_head_cv_final_head_is_fit_head_on_all_images_here_and_in_workers():
+    """``final=`` trains, beside the folds, the head on all images (and their copies) with the
+    model seed, as fit_head would: the same probabilities, serially and in worker processes."""
+    rng = np.random.default_rng(2)
+    n = 40
+    y = np.repeat([0, 1], n // 2)
+    F = (rng.normal(0, 1, (n, 8)) + 0.6 * y[:, None]).astype(np.float32)
+    copies = [F + rng.normal(0, 0.1, F.shape).astype(np.float32)]
+    groups = np.arange(n) // 2
+    G = F[::-1].copy()
+    oof, folds, (p_final,) = xp.head_cv(F, y, groups, folds=2, seed=42, model_seed=5, quick=True,
+                                        evaluate=(G,), final=(G,))
+    plain = xp.head_cv(F, y, groups, folds=2, seed=42, model_seed=5, quick=True, evaluate=(G,))
+    assert np.array_equal(oof, plain[0]) and np.array_equal(folds[0], plain[1][0])
+    expected = crossval.predict(xp.fit_head(F, y, 5, quick=True), G)
+    np.testing.assert_array_equal(p_final, expected)
+    with_copies = xp.head_cv(F, y, groups, folds=2, seed=42, model_seed=5, quick=True,
+                             augmented=copies, final=(G, F), workers=2)
+    head = xp.fit_head(np.concatenate([F] + copies), np.tile(y, 2), 5, quick=True)
+    assert len(with_copies[2]) == 2
+    np.testing.assert_array_equal(with_copies[2][0], crossval.predict(head, G))
+    np.testing.assert_array_equal(with_copies[2][1], crossval.predict(head, F))
+    assert not np.array_equal(with_copies[2][0], p_final)   # the copies reach the final head

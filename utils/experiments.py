@@ -309,7 +309,8 @@ def _head_map(tasks, workers: int):
 
 
 def head_cv(F, y, groups, folds: int | None = None, seed: int = 42, quick: bool | None = None,
-            model_seed: int | None = None, evaluate=(), augmented=(), workers: int = 1):
+            model_seed: int | None = None, evaluate=(), augmented=(), workers: int = 1,
+            final=None):
     """Grouped K-fold CV of :func:`fit_head` on features ``F``: the folds of
     :func:`utils.splits.grouped_kfold` (``seed``), fold ``k`` trained with ``model_seed + k``
     (default ``seed + k``), as :func:`run_protocol` trains ``"transfer"``.  Returns ``(oof,
@@ -320,6 +321,12 @@ def head_cv(F, y, groups, folds: int | None = None, seed: int = 42, quick: bool 
     ``augmented``: features of augmented copies of the same images, each array aligned with
     ``F`` (row ``i`` a copy of image ``i``).  Each fold also trains on the copies of its
     training images, never on a copy of a test image; the test images are scored as they are.
+
+    ``final``: arrays of features to score with the *final* head as well, the one trained on
+    all images (and all their copies) with seed ``model_seed`` (default ``seed``), exactly as
+    ``fit_head(F, y, model_seed)`` would train it; it is trained alongside the folds (with
+    workers, in the same round) and ``(oof, fold_probs, final_probs)`` is returned,
+    ``final_probs`` one array per array of ``final``.
 
     ``workers > 1`` trains the folds' heads in that many worker processes at once (a head's
     training is mostly Keras's per-step overhead on one core): each head is seeded as in a
@@ -336,14 +343,19 @@ def head_cv(F, y, groups, folds: int | None = None, seed: int = 42, quick: bool 
         tasks.append((Ftr, np.tile(y[train], 1 + len(augmented)), train_seed + k, quick,
                       (np.asarray(F)[test],) + tuple(evaluate)))
         tests.append(test)
-    results = _head_map(tasks, workers) if workers > 1 else map(_head_task, tasks)
+    if final is not None:
+        Fall = np.concatenate([np.asarray(F)] + [np.asarray(A) for A in augmented])
+        tasks.append((Fall, np.tile(y, 1 + len(augmented)), train_seed, quick, tuple(final)))
+    results = list(_head_map(tasks, workers) if workers > 1 else map(_head_task, tasks))
+    final_probs = results.pop() if final is not None else None
     oof = np.full(len(y), np.nan)
     fold_probs = [[] for _ in evaluate]
     for test, (p_test, *p_eval) in zip(tests, results):
         oof[test] = p_test
         for out, p in zip(fold_probs, p_eval):
             out.append(p)
-    return oof, [np.array(p) for p in fold_probs]
+    fold_probs = [np.array(p) for p in fold_probs]
+    return (oof, fold_probs) if final is None else (oof, fold_probs, list(final_probs))
 
 
 EXTERNAL_VIEWS = ("axial", "coronal", "sagittal")
