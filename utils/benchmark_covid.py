@@ -11,6 +11,8 @@ probes is chapter 10's lung U-Net (:func:`utils.segmentation.lung_recipe`, train
 training patients of :func:`utils.segmentation.lung_split`).  Per training seed (42, 142,
 242, ...: :func:`utils.experiments.training_seeds`) this trains the lung U-Net as
 :func:`utils.segmentation.train_lung_unet` does (without saving over the chapter's model),
+(kept on disk by :func:`utils.segmentation.seed_lung_unet`: a U-Net that
+``utils.benchmark_segmentation`` trained for the same seed is loaded, not retrained),
 predicts the lung masks of chapter 12's X-rays (:func:`utils.covid.load_images` with
 :func:`utils.covid.probe_settings`, :func:`utils.covid.predict_lungs`), makes the three
 variants (:func:`utils.covid.lung_variants`) and probes each
