@@ -84,6 +84,9 @@ def test_tumour_summary_and_heldout_dice_on_a_perfect_model():
     assert summary["mean Dice (per image)"] == 1.0 and summary["images with Dice < 0.5"] == 0
     figures = S.heldout_dice(data.masks[test], probs, data.valid[test])
     assert figures == {"mean_dice": 1.0, "median_dice": 1.0, "pooled_dice": 1.0}
+    probs_tta, same = S.heldout_eval(_Perfect(data), data, test)   # flip-averaged, same figures
+    np.testing.assert_allclose(probs_tta, probs)
+    assert same == figures
     half = data.masks[test].copy()
     half[:, :, :1] = 0                    # the first column of every square missed
     assert S.heldout_dice(data.masks[test], half)["mean_dice"] < 1.0
@@ -209,7 +212,7 @@ def test_unet_seed_record_refuses_stale_unlabelled_missing_or_other_split(tmp_pa
     xp.record_unet_seed_repeats({"scratch": _unet_entry("scratch", [0.5, 0.6])}, path)
     with pytest.raises(ValueError, match="no entry for 'pretrained'.*benchmark_segmentation"):
         xp.load_unet_seed_record(path, models=["scratch", "pretrained"], mode="quick")
-    with pytest.raises(ValueError, match="another hold-out split"):
+    with pytest.raises(ValueError, match="other images than this hold-out split"):
         xp.load_unet_seed_record(path, mode="quick", heldout={"scratch": ["yes/Y3.jpg"]})
     stale = _unet_entry("scratch", [0.5, 0.6])
     stale["settings"]["epochs"] = 99              # a recipe the code no longer has

@@ -52,11 +52,8 @@ import argparse
 import sys
 import time
 
+from . import benchmark_common as B
 from . import config
-
-
-def _fmt(x, digits=3):
-    return "  nan" if x != x else f"{x:.{digits}f}"
 
 
 def _fmt_p(p: float) -> str:
@@ -119,8 +116,8 @@ def main(argv=None) -> int:
 
             def show(row):
                 print(f"{row['fold']:>4} {row['n_test']:>6} {row['epochs']:>6} "
-                      f"{_fmt(row['accuracy']):>6} {_fmt(row['auc']):>6} "
-                      f"{_fmt(row['sensitivity']):>6} {_fmt(row['specificity']):>6} "
+                      f"{B.fmt(row['accuracy']):>6} {B.fmt(row['auc']):>6} "
+                      f"{B.fmt(row['sensitivity']):>6} {B.fmt(row['specificity']):>6} "
                       f"{row['seconds']:>7.1f}", flush=True)
 
             config.seed_everything(args.seed)
@@ -139,12 +136,12 @@ def main(argv=None) -> int:
         labels, groups = data.y, data.groups
         for metric in xp.METRICS:
             r = s.loc[metric]
-            print(f"  {metric:<11} mean {_fmt(r['mean'])}  sd {_fmt(r['sd'])}  "
-                  f"95% CI of the mean [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+            print(f"  {metric:<11} mean {B.fmt(r['mean'])}  sd {B.fmt(r['sd'])}  "
+                  f"95% CI of the mean [{B.fmt(r['ci_low'])}, {B.fmt(r['ci_high'])}]"
                   f"{' clipped' if r['ci_clipped'] else ''}")
         print(f"  pooled out-of-fold accuracy {pooled['accuracy']:.3f} ({pooled['correct']}/"
-              f"{pooled['images']}), 95% {pooled['interval']} [{_fmt(pooled['ci_low'])}, "
-              f"{_fmt(pooled['ci_high'])}]")
+              f"{pooled['images']}), 95% {pooled['interval']} [{B.fmt(pooled['ci_low'])}, "
+              f"{B.fmt(pooled['ci_high'])}]")
         print(f"  wall time   {s.loc['seconds', 'mean']:.1f} s per fold, {total:.0f} s in all "
               f"(data loading excluded)")
 
@@ -152,8 +149,8 @@ def main(argv=None) -> int:
         print("\n== summary (mean over folds)")
         print(f"{'model':<10} {'acc':>6} {'auc':>6} {'sens':>6} {'spec':>6} {'s/fold':>7}")
         for name, s in summaries.items():
-            print(f"{name:<10} {_fmt(s.loc['accuracy', 'mean']):>6} {_fmt(s.loc['auc', 'mean']):>6} "
-                  f"{_fmt(s.loc['sensitivity', 'mean']):>6} {_fmt(s.loc['specificity', 'mean']):>6} "
+            print(f"{name:<10} {B.fmt(s.loc['accuracy', 'mean']):>6} {B.fmt(s.loc['auc', 'mean']):>6} "
+                  f"{B.fmt(s.loc['sensitivity', 'mean']):>6} {B.fmt(s.loc['specificity', 'mean']):>6} "
                   f"{s.loc['seconds', 'mean']:>7.1f}")
     names = list(results)
     comparisons = {}
@@ -210,8 +207,8 @@ def external(models, seed: int, save: str | None, env: dict, record: bool = Fals
               f"external-dev: {int(ext.y[dev].sum())} tumours, "
               f"{int((ext.y[dev] == 0).sum())} healthy slices; threshold {final.threshold:.2f}")
         for score, r in table.iterrows():
-            print(f"  {score:<24} {_fmt(r['value'])}  95% CI [{_fmt(r['ci_low'])}, "
-                  f"{_fmt(r['ci_high'])}]  n {int(r['n'])}")
+            print(f"  {score:<24} {B.fmt(r['value'])}  95% CI [{B.fmt(r['ci_low'])}, "
+                  f"{B.fmt(r['ci_high'])}]  n {int(r['n'])}")
         results[name] = {"settings": settings, "external_dev": table, "prob": prob,
                          "image_id": part["image_id"].to_numpy(),
                          "n_train": final.n_train, "epochs": final.epochs,
@@ -223,8 +220,8 @@ def external(models, seed: int, save: str | None, env: dict, record: bool = Fals
         cols = ("accuracy", "auc", "sensitivity", "specificity", "brier", "ece")
         print(f"{'model':<10} {'thresh':>6} " + " ".join(f"{c[:6]:>6}" for c in cols))
         for name, r in results.items():
-            print(f"{name:<10} {_fmt(r['threshold'], 2):>6} " +
-                  " ".join(f"{_fmt(r['external_dev'].loc[c, 'value']):>6}" for c in cols))
+            print(f"{name:<10} {B.fmt(r['threshold'], 2):>6} " +
+                  " ".join(f"{B.fmt(r['external_dev'].loc[c, 'value']):>6}" for c in cols))
     if save:
         path = xp.save_results(save, results, environment=env)
         print(f"\nsaved {path}")
@@ -247,8 +244,8 @@ def _seed_repeats(models, args, env) -> int:
         data = xp.load_for(settings)
 
         def show(train_seed, row):
-            print(f"  seed {train_seed:>4} fold {row['fold']} acc {_fmt(row['accuracy'])} "
-                  f"auc {_fmt(row['auc'])} epochs {row['epochs']} {row['seconds']:.1f} s", flush=True)
+            print(f"  seed {train_seed:>4} fold {row['fold']} acc {B.fmt(row['accuracy'])} "
+                  f"auc {B.fmt(row['auc'])} epochs {row['epochs']} {row['seconds']:.1f} s", flush=True)
 
         table, runs = xp.seed_repeats(name, args.seeds, data=data, folds=folds, seed=args.seed,
                                       progress=show)
@@ -257,21 +254,17 @@ def _seed_repeats(models, args, env) -> int:
         record[name] = {**entry, "mode": env["mode"]}
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         for metric in xp.METRICS + ("pooled_accuracy",):
-            sp = entry["spread"][metric]
-            line = (f"  {metric:<15} over seeds {_fmt(sp['mean'])} ± {_fmt(sp['sd'])} "
-                    f"(min {_fmt(sp['min'])}, max {_fmt(sp['max'])})")
+            line = B.spread_line(metric, entry["spread"][metric])
             if metric in entry["fold_interval"]:
                 fi = entry["fold_interval"][metric]
-                line += (f"; first seed's fold mean {_fmt(fi['mean'])}, 95% CI "
-                         f"[{_fmt(fi['ci_low'])}, {_fmt(fi['ci_high'])}]")
+                line += (f"; first seed's fold mean {B.fmt(fi['mean'])}, 95% CI "
+                         f"[{B.fmt(fi['ci_low'])}, {B.fmt(fi['ci_high'])}]")
             print(line)
     names = list(entries)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             d = xp.seed_difference(record, a, b)
-            print(f"\n{b} - {a}, fold-mean accuracy, seed by seed: "
-                  f"{', '.join(f'{v:+.3f}' for v in d['per_seed'])}; mean {d['mean']:+.3f}, "
-                  f"SD over seeds {d['sd']:.3f}")
+            print(f"\n{b} - {a}, fold-mean accuracy, seed by seed: {B.difference_line(d)}")
     if args.record:
         print(f"\nrecorded {xp.record_seed_repeats(entries)}")
     return 0

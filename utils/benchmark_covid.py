@@ -34,7 +34,7 @@ import argparse
 import sys
 import time
 
-from . import config
+from . import benchmark_common as B
 
 
 def parse_args(argv=None):
@@ -53,10 +53,6 @@ def parse_args(argv=None):
     if args.seeds < 2:
         parser.error("--seeds needs at least 2 training seeds (an SD over one is undefined)")
     return args
-
-
-def _fmt(x, digits=3):
-    return "  nan" if x != x else f"{x:.{digits}f}"
 
 
 def seed_tables(seeds, X, y, groups, folds, lung, train_idx, test_idx, progress=print):
@@ -79,9 +75,7 @@ def seed_tables(seeds, X, y, groups, folds, lung, train_idx, test_idx, progress=
         # shared with utils.benchmark_segmentation: a U-Net it trained is loaded, not retrained
         model, trained, loaded = S.seed_lung_unet(lung, train_idx, S.lung_recipe(),
                                                   seed=train_seed)
-        dice = S.heldout_dice(lung.masks[test_idx],
-                              S.predict(model, lung.images[test_idx], flip_tta=True),
-                              lung.valid[test_idx])["mean_dice"]
+        dice = S.heldout_eval(model, lung, test_idx)[1]["mean_dice"]
         lungs = C.predict_lungs(model, X)
         results = {"full_image": C.probe(features, y, groups, n_splits=folds),
                    **C.variant_probes(C.lung_variants(X, lungs), y, groups, folds, train_seed)}
@@ -93,8 +87,8 @@ def seed_tables(seeds, X, y, groups, folds, lung, train_idx, test_idx, progress=
             rows[name].append({"training_seed": train_seed, **C.probe_summary(res, y, groups),
                                **common})
         if progress is not None:
-            progress(f"  seed {train_seed:>4}: lung U-Net held-out Dice {_fmt(dice)}, "
-                     + ", ".join(f"{name} {_fmt(rows[name][-1]['accuracy'])}" for name in rows)
+            progress(f"  seed {train_seed:>4}: lung U-Net held-out Dice {B.fmt(dice)}, "
+                     + ", ".join(f"{name} {B.fmt(rows[name][-1]['accuracy'])}" for name in rows)
                      + f" (accuracy), {seconds:.0f} s")
         keras.backend.clear_session()
     return {name: pd.DataFrame(r) for name, r in rows.items()}
@@ -102,19 +96,15 @@ def seed_tables(seeds, X, y, groups, folds, lung, train_idx, test_idx, progress=
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    config.configure_tensorflow()
-    config.filter_native_stderr(force=True)
+    env, seeds = B.start("probe seed repeats", args.seed, args.seeds,
+                         lung_U_Net_split_seed=args.seed)
     from . import covid as C
     from . import experiments as xp
     from . import segmentation as S
 
-    env = config.environment(args.seed)
-    seeds = xp.training_seeds(args.seeds, args.seed)
     settings = C.probe_settings()
     recipe = S.lung_recipe()
-    print(f"probe seed repeats | mode {env['mode']} | lung U-Net split seed {args.seed} | "
-          f"training seeds {seeds} | {env['cpu_cores']} CPU cores, {env['accelerator']} | "
-          f"TF {env['tensorflow']}")
+    print(f"training seeds {seeds}")
     X, y, groups, table = C.load_images(settings["size"], settings["per_class"])
     lung = S.load_lung_set(recipe["size"])
     train_idx, test_idx = S.lung_split(lung.groups, seed=args.seed)
@@ -127,16 +117,14 @@ def main(argv=None) -> int:
     for name, entry in entries.items():
         print(f"\n== {name}")
         for metric in xp.PROBE_METRICS:
-            sp = entry["spread"][metric]
-            print(f"  {metric:<19} over seeds {_fmt(sp['mean'])} ± {_fmt(sp['sd'])} "
-                  f"(min {_fmt(sp['min'])}, max {_fmt(sp['max'])}, {sp['n_seeds']} seeds)")
+            print(B.spread_line(metric, entry["spread"][metric], 19))
     record = {k: {**e, "mode": env["mode"]} for k, e in entries.items()}
     print("\nmasked probe - full image, seed by seed:")
     for name in C.VARIANTS:
         for metric in ("accuracy", "COVID vs rest"):
             d = xp.seed_difference(record, "full_image", name, metric, xp.PROBE_DESIGN)
-            print(f"  {name:<13} {metric:<13} {', '.join(f'{v:+.3f}' for v in d['per_seed'])}; "
-                  f"mean {d['mean']:+.3f}, SD {_fmt(d['sd'])}; it {xp.sign_verdict(d['per_seed'])}")
+            print(f"  {name:<13} {metric:<13} {B.difference_line(d)}; "
+                  f"it {xp.sign_verdict(d['per_seed'])}")
     print(f"\n{len(seeds)} seeds in {time.perf_counter() - start:.0f} s")
     if args.record:
         print(f"recorded {xp.record_probe_seeds(entries)}")

@@ -28,7 +28,7 @@ import argparse
 import sys
 import time
 
-from . import config
+from . import benchmark_common as B
 
 MODELS = ("lung", "scratch", "pretrained")
 
@@ -56,10 +56,6 @@ def parse_args(argv=None):
     return args
 
 
-def _fmt(x, digits=3):
-    return "  nan" if x != x else f"{x:.{digits}f}"
-
-
 def seed_table(name: str, seeds, data, train_idx, test_idx, progress=print):
     """One row per training seed: ``training_seed``, the held-out figures of
     :func:`utils.segmentation.heldout_dice` and ``seconds`` (training and evaluation)."""
@@ -74,8 +70,7 @@ def seed_table(name: str, seeds, data, train_idx, test_idx, progress=print):
         if name == "lung":   # kept on disk: utils.benchmark_covid trains the same U-Nets
             model, trained, loaded = S.seed_lung_unet(data, train_idx, seed=train_seed)
             trained = trained if loaded else 0.0
-            probs = S.predict(model, data.images[test_idx], flip_tta=True)
-            row = S.heldout_dice(data.masks[test_idx], probs, data.valid[test_idx])
+            row = S.heldout_eval(model, data, test_idx)[1]
         else:
             model, _, _ = S.fit_tumour_unet(name, data, train_idx, seed=train_seed)
             _, _, summary = S.tumour_summary(model, data, test_idx)
@@ -86,8 +81,8 @@ def seed_table(name: str, seeds, data, train_idx, test_idx, progress=print):
                "seconds": time.perf_counter() - start + trained}
         rows.append(row)
         if progress is not None:
-            progress(f"  seed {train_seed:>4}: mean Dice {_fmt(row['mean_dice'])}, median "
-                     f"{_fmt(row['median_dice'])}, pooled {_fmt(row['pooled_dice'])}, "
+            progress(f"  seed {train_seed:>4}: mean Dice {B.fmt(row['mean_dice'])}, median "
+                     f"{B.fmt(row['median_dice'])}, pooled {B.fmt(row['pooled_dice'])}, "
                      f"{row['seconds']:.0f} s")
         keras.backend.clear_session()
     return pd.DataFrame(rows)
@@ -95,15 +90,11 @@ def seed_table(name: str, seeds, data, train_idx, test_idx, progress=print):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    config.configure_tensorflow()
-    config.filter_native_stderr(force=True)
+    env, seeds = B.start("U-Net seed repeats", args.seed, args.seeds, split_seed=args.seed)
     from . import experiments as xp
     from . import segmentation as S
 
-    env = config.environment(args.seed)
-    seeds = xp.training_seeds(args.seeds, args.seed)
-    print(f"U-Net seed repeats | mode {env['mode']} | split seed {args.seed} | training seeds "
-          f"{seeds} | {env['cpu_cores']} CPU cores, {env['accelerator']} | TF {env['tensorflow']}")
+    print(f"training seeds {seeds}")
     entries, sets = {}, {}
     for name in args.models:
         recipe = S.unet_recipe(name)
@@ -122,17 +113,14 @@ def main(argv=None) -> int:
         entries[name] = xp.unet_seed_record_entry(name, table, env, files, len(train_idx),
                                                   args.seed)
         for metric in xp.UNET_METRICS:
-            sp = entries[name]["spread"][metric]
-            print(f"  {metric:<11} over seeds {_fmt(sp['mean'])} ± {_fmt(sp['sd'])} "
-                  f"(min {_fmt(sp['min'])}, max {_fmt(sp['max'])}, {sp['n_seeds']} seeds)")
+            print(B.spread_line(metric, entries[name]["spread"][metric], 11))
     if {"scratch", "pretrained"} <= set(entries):
         record = {k: {**e, "mode": env["mode"]} for k, e in entries.items()}
         d = xp.seed_difference(record, "scratch", "pretrained", "mean_dice", xp.UNET_DESIGN)
         sd = max(record[k]["spread"]["mean_dice"]["sd"] for k in ("scratch", "pretrained"))
         print(f"\npretrained - scratch, held-out mean Dice, seed by seed: "
-              f"{', '.join(f'{v:+.3f}' for v in d['per_seed'])}; mean {d['mean']:+.3f}, SD "
-              f"{_fmt(d['sd'])}; it {xp.sign_verdict(d['per_seed'])}; the larger of the two "
-              f"models' SD over seeds is {_fmt(sd)}")
+              f"{B.difference_line(d)}; it {xp.sign_verdict(d['per_seed'])}; the larger of "
+              f"the two models' SD over seeds is {B.fmt(sd)}")
     if args.record:
         print(f"\nrecorded {xp.record_unet_seed_repeats(entries)}")
     return 0

@@ -572,12 +572,15 @@ def record_seed_repeats(entries: dict, path=None) -> "Path":
 
 def _checked_record(path, models, mode: str, what: str, rerun: str,
                     example: str = "paper,improved", settings_of=None,
-                    settings_name: str = "protocol") -> dict:
+                    settings_name: str = "protocol", files=None) -> dict:
     """The entries of a recorded-result file (``{"models": {name: entry}}``), each checked: it
     carries its label (commit, date, mode, environment) and was produced with the settings that
     ``settings_of(name, quick)`` (default :func:`protocol`; ``settings_name`` names it in the
     message) gives today for its mode.  Raises ValueError otherwise, naming ``rerun`` (the
     command that re-records it), so that a chapter never shows a stale recorded result.
+    ``files`` (optional) is ``(field, want, which)``, ``want`` the chapter's files, either one
+    list for every entry or ``{model: files}``: an entry whose ``entry[field]`` names other
+    files (in any order) was made on other images than ``which`` and is refused too.
     Returns ``{model: entry}`` with ``entry["label"]`` and ``entry["mode"]`` added."""
     import json
     from pathlib import Path
@@ -607,6 +610,14 @@ def _checked_record(path, models, mode: str, what: str, rerun: str,
                           f"{env['cpu_cores']} CPU cores, {env.get('accelerator', '?')}, "
                           f"TensorFlow {env['tensorflow']}")
         out[name] = entry
+    if files is not None:
+        field, want, which = files
+        for name, entry in out.items():
+            chapter = want.get(name) if isinstance(want, Mapping) else want
+            if chapter is not None and (sorted(map(str, entry.get(field, [])))
+                                        != sorted(map(str, chapter))):
+                raise ValueError(f"the {what} of {name!r} was made on other images than "
+                                 f"{which}; re-record it with {rerun}{name}")
     return out
 
 
@@ -689,12 +700,9 @@ def load_external_record(dev_ids, path=None, models=None, mode: str = "full") ->
     rerun = ("python -m utils.benchmark_brain --external --record --models " if mode == "full"
              else "DLBI_MODE=quick python -m utils.benchmark_brain --external --record --models ")
     out = _checked_record(path or external_record_path(mode), models, mode,
-                          "external-dev record", rerun, example=",".join(models or ["finetune"]))
-    want = sorted(str(i) for i in dev_ids)
-    for name, entry in out.items():
-        if sorted(entry.get("dev_image_ids", [])) != want:
-            raise ValueError(f"the external-dev record of {name!r} was scored on other images "
-                             f"than this external-dev part; re-record it with {rerun}{name}")
+                          "external-dev record", rerun, example=",".join(models or ["finetune"]),
+                          files=("dev_image_ids", list(dev_ids), "this external-dev part"))
+    for entry in out.values():
         entry["dev"] = pd.DataFrame(entry["dev"]).T
     return out
 
@@ -745,19 +753,24 @@ def seed_record_agreement(entry: dict, result, training_seed: int | None = None,
     code would leave the settings and change the models; with deterministic ops the same code
     gives the same fold means on the same machine and library versions, so equal figures mean
     the record still holds, and unequal ones that it is stale **or** comes from another machine
-    (the message says which to suspect from the recorded environment).  Returns
+    (the message says which to suspect from the recorded environment).  A build with a
+    training seed the record did not run (``DLBI_SEED`` set to another seed) cannot be
+    compared: ``same`` is then ``None`` and the message says so.  Returns
     ``{"same", "recorded", "this_build", "message"}``.
     """
     from . import config
 
     training_seed = config.default_seed() if training_seed is None else int(training_seed)
     runs = {int(r["training_seed"]): r for r in entry["per_seed"]}
-    if training_seed not in runs:
-        raise ValueError(f"the record has no run with training seed {training_seed} "
-                         f"(it has {sorted(runs)})")
-    recorded = {m: float(runs[training_seed][m]) for m in metrics}
     this_build = {m: float(result[m] if isinstance(result, Mapping) else result.folds[m].mean())
                   for m in metrics}
+    if training_seed not in runs:
+        return {"same": None, "recorded": {}, "this_build": this_build,
+                "message": (f"this build trained with seed {training_seed}, which the record "
+                            f"did not run (it ran seeds {sorted(runs)}): the two cannot be "
+                            "compared; the record's figures are its own, this build's are one "
+                            "more draw")}
+    recorded = {m: float(runs[training_seed][m]) for m in metrics}
     same = all(abs(recorded[m] - this_build[m]) <= tol for m in metrics)
     figures = ", ".join(f"{m} {recorded[m]:.3f} recorded vs {this_build[m]:.3f} now" for m in metrics)
     if same:
@@ -843,14 +856,11 @@ def load_unet_seed_record(path=None, models=None, mode: str = "full",
     rerun = ("python -m utils.benchmark_segmentation --seeds 3 --record --models "
              if mode == "full" else
              "DLBI_MODE=quick python -m utils.benchmark_segmentation --seeds 3 --record --models ")
-    out = _checked_record(path or unet_seed_record_path(mode), models, mode, "U-Net seed record",
-                          rerun, example="lung,scratch,pretrained", settings_of=unet_recipe,
-                          settings_name="unet_recipe")
-    for name, files in (heldout or {}).items():
-        if name in out and sorted(out[name].get("heldout_files", [])) != sorted(map(str, files)):
-            raise ValueError(f"the U-Net seed record of {name!r} was scored on another hold-out "
-                             f"split than this one; re-record it with {rerun}{name}")
-    return out
+    return _checked_record(path or unet_seed_record_path(mode), models, mode,
+                           "U-Net seed record", rerun, example="lung,scratch,pretrained",
+                           settings_of=unet_recipe, settings_name="unet_recipe",
+                           files=("heldout_files", heldout or {},
+                                  "this hold-out split"))
 
 
 def _spread_table(record: dict, this_build, metric: str, what: str, seeds_label: str):
@@ -942,17 +952,12 @@ def load_probe_seed_record(path=None, models=PROBES, mode: str = "full",
     and ``entry["mode"]``."""
     rerun = ("python -m utils.benchmark_covid --seeds 3 --record" if mode == "full" else
              "DLBI_MODE=quick python -m utils.benchmark_covid --seeds 3 --record")
-    out = _checked_record(path or probe_seed_record_path(mode), models, mode,
-                          "probe seed record", rerun + ", which records every probe, including ",
-                          example=",".join(models or PROBES),
-                          settings_of=probe_seed_settings, settings_name="probe_seed_settings")
-    if image_files is not None:
-        want = sorted(map(str, image_files))
-        for name, entry in out.items():
-            if sorted(entry.get("image_files", [])) != want:
-                raise ValueError(f"the probe seed record of {name!r} was made on other images "
-                                 f"than chapter 12's; re-record it with {rerun}")
-    return out
+    return _checked_record(path or probe_seed_record_path(mode), models, mode,
+                           "probe seed record", rerun + ", which records every probe, including ",
+                           example=",".join(models or PROBES), settings_of=probe_seed_settings,
+                           settings_name="probe_seed_settings",
+                           files=None if image_files is None else
+                           ("image_files", list(image_files), "chapter 12's"))
 
 
 def probe_seed_table(record: dict, this_build: dict | None = None, metric: str = "accuracy"):

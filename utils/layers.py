@@ -15,7 +15,7 @@ layer  name           modules
 3      models         fundamentals, backbones, cnn, transfer, segmentation, volumes (3-D)
 4      evaluation     metrics, calibration, crossval, literature, shift (measuring a dataset shift)
 5      explanation    viz (Grad-CAM, feature maps, filters, receptive fields)
-6      protocols      experiments, benchmark_brain, benchmark_segmentation, benchmark_covid, benchmark_3d, covid, report, modelcard, predict; tools: skeleton, assignments, grading
+6      protocols      experiments, benchmark_common, benchmark_brain, benchmark_segmentation, benchmark_covid, benchmark_3d, covid, report, modelcard, predict; tools: skeleton, assignments, grading
 7      checks         checks.* (the exercises' feedback, on top of everything)
 =====  =============  =============================================================================================================================================================
 
@@ -41,9 +41,9 @@ LAYERS = {name: (number, LAYER_NAMES[number]) for number, names in [
     (3, ("fundamentals", "backbones", "cnn", "transfer", "segmentation", "volumes")),
     (4, ("metrics", "calibration", "crossval", "literature", "shift")),
     (5, ("viz",)),
-    (6, ("experiments", "benchmark_brain", "benchmark_segmentation", "benchmark_covid",
-         "benchmark_3d", "covid", "report", "modelcard", "predict", "skeleton", "assignments",
-         "grading")),
+    (6, ("experiments", "benchmark_common", "benchmark_brain", "benchmark_segmentation",
+         "benchmark_covid", "benchmark_3d", "covid", "report", "modelcard", "predict",
+         "skeleton", "assignments", "grading")),
     (7, ("checks",)),
 ] for name in names}
 

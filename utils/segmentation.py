@@ -34,7 +34,8 @@ Public API
                                            chapter 10's lung model, reused (or retrained) by 12
 ``tumour_recipe`` / ``pretrained_recipe`` / ``tumour_split`` / ``fit_tumour_unet`` /
 ``tumour_summary``                         chapter 10's two tumour U-Nets
-``unet_recipe`` / ``heldout_dice``         the three by name, and what a seed repeat records
+``unet_recipe`` / ``heldout_dice`` / ``heldout_eval``
+                                           the three by name, and what a seed repeat records
 ``lung_boxes`` / ``lung_boxes_from_mask``  the COCO lung boxes, and boxes from a mask
 ``mask_bbox`` / ``box_iou``                from a mask to a detection box, and box overlap
 """
@@ -815,6 +816,14 @@ def heldout_dice(masks, probs, valid=None) -> dict:
             "pooled_dice": dice_score(masks, np.asarray(probs) >= 0.5, valid)}
 
 
+def heldout_eval(model, data: SegSet, test_idx) -> tuple[np.ndarray, dict]:
+    """A U-Net on its held-out images as the seed repeats and the saved lung U-Net score it:
+    the probabilities with flip test-time averaging (:func:`predict`) and their
+    :func:`heldout_dice` figures.  Returns ``(probs, figures)``."""
+    probs = predict(model, data.images[test_idx], flip_tta=True)
+    return probs, heldout_dice(data.masks[test_idx], probs, data.valid[test_idx])
+
+
 def train_lung_unet(lung: SegSet | None = None, recipe: dict | None = None, save: bool = True,
                     seed: int | None = None):
     """Train the lung U-Net exactly as chapter 10 does (:func:`fit_lung_unet`, training seed
@@ -827,13 +836,12 @@ def train_lung_unet(lung: SegSet | None = None, recipe: dict | None = None, save
         lung = load_lung_set(recipe["size"])
     train_idx, test_idx = lung_split(lung.groups)
     model, _, seconds = fit_lung_unet(lung, train_idx, recipe, seed=seed)
-    probs = predict(model, lung.images[test_idx], flip_tta=True)
-    scores = per_image_scores(lung.masks[test_idx], probs, lung.valid[test_idx])
+    _, heldout = heldout_eval(model, lung, test_idx)
     config = {**model.unet_config, "mode": mode(), "recipe": recipe, "training_seed": _seed(seed),
               "train_seconds": seconds,
               "trained_on": "COVID X-rays of the training patients (chapter 10 split)",
               "test_files": lung.table.loc[test_idx, "file"].tolist(),
-              "heldout_mean_dice": float(scores["dice"].mean())}
+              "heldout_mean_dice": heldout["mean_dice"]}
     if save:
         save_unet(model, lung_model_path(), config)
     return model, config
