@@ -11,6 +11,7 @@ import pytest
 
 from utils import benchmark_common as B
 from utils import benchmark_segmentation as BS
+from utils import config
 from utils import experiments as xp
 from utils import segmentation as S
 
@@ -35,6 +36,9 @@ def test_start_prints_the_banner_and_returns_the_seeds(capsys):
     assert seeds == xp.training_seeds(3, 7) and len(seeds) == 3 and seeds[0] == 7
     assert out.startswith(f"U-Net seed repeats | mode {env['mode']} | split seed 7 | ")
     assert f"TF {env['tensorflow']}" in out
+    assert env["determinism"] == config.determinism_summary()    # set before it was read
+    if config.deterministic():
+        assert env["determinism"].startswith("deterministic ops, threads ")
     assert B.start("x", 7)[1] == []
 
 

@@ -86,6 +86,7 @@ def main(argv=None) -> int:
 
     config.configure_tensorflow()
     config.filter_native_stderr(force=True)  # TensorFlow's meaningless per-predict log line
+    config.configure_determinism()   # as training will: the environment recorded says so
     from . import experiments as xp
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]

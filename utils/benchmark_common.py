@@ -15,11 +15,13 @@ def fmt(x, digits: int = 3) -> str:
 
 
 def start(title: str, seed: int, n_seeds: int | None = None, **parts) -> tuple[dict, list]:
-    """Configure TensorFlow, print the banner ``title | mode ... | parts ... | machine | TF``
+    """Configure TensorFlow (its deterministic ops and thread counts too, before the environment
+    is read, so that a record's label describes how its models were trained), print the banner ``title | mode ... | parts ... | machine | TF``
     and return ``(environment, training seeds)`` (:func:`utils.experiments.training_seeds`
     of ``n_seeds`` starting at ``seed``; an empty list without ``n_seeds``)."""
     config.configure_tensorflow()
     config.filter_native_stderr(force=True)
+    config.configure_determinism()    # as training will (seed_everything): the record says so
     from . import experiments as xp
 
     env = config.environment(seed)
