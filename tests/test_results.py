@@ -69,7 +69,9 @@ def _saved():
         "brain_tumor_transfer": {**env, "results": {
             "models": {"frozen, paper head": {"backbone": "Lite0", "summary": records},
                        "fine-tuned, light head": {"backbone": "Lite0", "summary": records}},
-            "pointing_game": {"images": 40, "peak_in_mask": 14, "mean_mask_share": 0.05}}},
+            "pointing_game": {"images": 40, "peak_in_mask": 14, "mean_mask_share": 0.05,
+                              "ci_low": 0.2, "ci_high": 0.5,
+                              "interval": "bootstrap over near-duplicate groups"}}},
         "covid_segmentation": {**env, "results": {"lung": {"mean_dice": 0.958, "target_mean_dice": 0.95}}},
         "covid_classification": {**env, "results": {
             "images": 400, "patients": 300, "folds": 5,
@@ -93,6 +95,15 @@ def test_summary_table_reads_every_layout_and_marks_the_paper():
     assert rows[("Lite0: fine-tuned, light head", "auc")]["95% CI high"] == 1.0  # cut at 1
     game = rows[("Grad-CAM peak inside the tumour mask (fine-tuned model)", "hit rate")]
     assert game["value"] == 14 / 40
+    # chapter 09's group-bootstrap interval, not a Wilson interval over 40 independent images
+    assert (game["95% CI low"], game["95% CI high"]) == (0.2, 0.5)
+    assert "near-duplicate groups" in game["protocol"]
+    unsaved = _saved()                       # a file saved before the chapter kept its interval
+    for key in ("ci_low", "ci_high", "interval"):
+        del unsaved["brain_tumor_transfer"]["results"]["pointing_game"][key]
+    game_old = {(r["experiment"], r["metric"]): r for r in report.summary_rows(unsaved)}[
+        ("Grad-CAM peak inside the tumour mask (fine-tuned model)", "hit rate")]
+    assert math.isnan(game_old["95% CI low"]) and "no interval saved" in game_old["protocol"]
     assert rows[("lung U-Net, chest X-ray", "mean Dice")]["value"] == 0.958
     assert rows[("shortcut probe: lungs removed", "accuracy")]["value"] == 0.94
     assert ("shortcut probe: full image", "accuracy") not in rows

@@ -72,9 +72,11 @@ def summary_rows(results: dict | None = None) -> list[dict]:
     game = tr.get("pointing_game", {})
     if game.get("images"):
         n, k = int(game["images"]), int(game.get("peak_in_mask", 0))
-        lo, hi = wilson_ci(k, n)
+        # chapter 09's interval (a bootstrap over near-duplicate groups); none is made up here
+        lo, hi = game.get("ci_low", math.nan), game.get("ci_high", math.nan)
         row(brain, "Grad-CAM peak inside the tumour mask (fine-tuned model)",
-            f"{n} correctly detected tumours; chance {game.get('mean_mask_share', math.nan):.3f}",
+            f"{n} correctly detected tumours ({game.get('interval', 'no interval saved')}); "
+            f"chance {game.get('mean_mask_share', math.nan):.3f}",
             "hit rate", k / n, lo, hi, "", "brain_tumor_transfer")
 
     seg = results.get("covid_segmentation", {}).get("results", {})
