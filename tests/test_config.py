@@ -203,6 +203,7 @@ def test_environment_report_has_commit_and_versions_and_stays_compact(monkeypatc
     assert audit.text_lines(out) <= 10  # a few lines of the 60-line screen, wrapped at 100
     versions = [ln for ln in lines if not ln.startswith("data_source")]
     assert max(map(len, versions)) <= config.REPORT_WIDTH
+    assert info["cpu"] == config.cpu_model() and info["cpu"]
     assert set(info) >= {"date", "mode", "seed", "commit", "python", "platform", "cpu_cores",
                          "accelerator", "in_colab", "data_source"}
 

@@ -369,6 +369,13 @@ def test_seed_record_agreement_tells_a_current_record_from_a_stale_one(monkeypat
     stale = xp.seed_record_agreement(entry, crossval.CVResult(moved, np.zeros(2), np.zeros(2)))
     assert not stale["same"] and stale["this_build"]["accuracy"] == pytest.approx(0.81)
     assert "abc1234" in stale["message"] and "re-record" in stale["message"]
+    assert "CPU was not recorded" in stale["message"]            # an entry without a CPU
+    for cpu, says in ((config.cpu_model(), "this machine's CPU type"),
+                      ("Some Other CPU (AVX-512)", "another CPU (Some Other CPU (AVX-512)")):
+        entry["environment"]["cpu"] = cpu
+        msg = xp.seed_record_agreement(entry, crossval.CVResult(moved, np.zeros(2), np.zeros(2)))
+        assert says in msg["message"]
+    del entry["environment"]["cpu"]
     second = xp.seed_record_agreement(entry, crossval.CVResult(
         pd.DataFrame({"accuracy": [0.74, 0.84], "auc": [0.79, 0.79]}), np.zeros(2), np.zeros(2)),
         training_seed=142)

@@ -395,6 +395,33 @@ def git_commit(root: Path | str | None = None) -> str:
     return (commit + "+dirty" if dirty else commit) or "unknown"
 
 
+def cpu_model() -> str:
+    """The CPU's model name and its widest vector extension (AVX-512, AVX2, AVX), e.g.
+    ``"AMD EPYC 7B13 (AVX2)"``.  The extension picks TensorFlow's oneDNN kernels, and with
+    them the last digits of every CPU training step: two machines with the same core count
+    and library versions can train different models from the same seed (the brain CNNs' seed
+    records of stops 8-17 were made on another CPU than today's builds), so a recorded result
+    names its CPU.  ``"unknown CPU"`` where ``/proc/cpuinfo`` cannot be read."""
+    name, flags = "", set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and not name:
+                    name = value.strip()
+                elif key == "flags" and not flags:
+                    flags = set(value.split())
+                if name and flags:
+                    break
+    except OSError:
+        pass
+    name = name or platform.processor() or "unknown CPU"
+    ext = next((label for flag, label in (("avx512f", "AVX-512"), ("avx2", "AVX2"),
+                                          ("avx", "AVX")) if flag in flags), "")
+    return f"{name} ({ext})" if ext else name
+
+
 def accelerator() -> str:
     """Describe the accelerator TensorFlow sees ("CPU only" when none)."""
     if importlib.util.find_spec("tensorflow") is None:
@@ -437,6 +464,7 @@ def environment(seed: int | None = None) -> dict:
         "python": platform.python_version(),
         "platform": f"{platform.system()} {platform.machine()}",
         "cpu_cores": os.cpu_count(),
+        "cpu": cpu_model(),
         "accelerator": accelerator(),
         "determinism": determinism_summary(),
         "in_colab": "google.colab" in sys.modules,
@@ -468,6 +496,7 @@ def report_lines(info: dict) -> list[str]:
         line("commit", info.get("commit", "unknown")),
         line("date", info["date"]),
         line("machine", machine),
+        *([line("cpu", info["cpu"])] if "cpu" in info else []),
         *([line("determinism", info["determinism"])] if "determinism" in info else []),
         line("data_source", info["data_source"]),
         *textwrap.wrap(line("versions", versions), REPORT_WIDTH, subsequent_indent=indent,

@@ -778,11 +778,20 @@ def seed_record_agreement(entry: dict, result, training_seed: int | None = None,
                    "the record describes the code that runs now")
     else:
         env = entry.get("environment") or {}
+        here = config.cpu_model()
+        if "cpu" not in env:
+            cpu = "its CPU was not recorded"
+        elif env["cpu"] == here:
+            cpu = f"it ran on this machine's CPU type, {here}, so suspect the code first"
+        else:
+            cpu = (f"it ran on another CPU ({env['cpu']}; this one: {here}), whose floating-point "
+                   "kernels alone change CPU training")
         message = (f"the record's seed-{training_seed} run differs from this build's run "
                    f"({figures}): either the training code changed since commit "
                    f"{env.get('commit', '?')} (the record is stale: re-record it) or this "
                    f"machine differs from the recording one ({env.get('cpu_cores', '?')} CPU "
-                   f"cores, {env.get('accelerator', '?')}, TensorFlow {env.get('tensorflow', '?')})")
+                   f"cores, {env.get('accelerator', '?')}, TensorFlow {env.get('tensorflow', '?')}; "
+                   f"{cpu})")
     return {"same": same, "recorded": recorded, "this_build": this_build, "message": message}
 
 
