@@ -84,9 +84,6 @@ def main(argv=None) -> int:
     if args.seeds is not None and args.seeds < 2:
         parser.error("--seeds needs at least 2 training seeds (an SD over one is undefined)")
 
-    config.configure_tensorflow()
-    config.filter_native_stderr(force=True)  # TensorFlow's meaningless per-predict log line
-    config.configure_determinism()   # as training will: the environment recorded says so
     from . import experiments as xp
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -94,11 +91,9 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown model(s) {unknown}; choose from {','.join(xp.MODELS)}")
 
-    env = config.environment(args.seed)
+    env, _ = B.start("brain tumour benchmark", args.seed, seed=args.seed)
     if args.external:
         return external(models, args.seed, args.save, env, record=args.record)
-    print(f"brain tumour benchmark | mode {env['mode']} | seed {args.seed} | "
-          f"{env['cpu_cores']} CPU cores, {env['accelerator']} | TF {env['tensorflow']}")
     if args.seeds:
         return _seed_repeats(models, args, env)
     results, summaries = {}, {}

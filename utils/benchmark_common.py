@@ -1,4 +1,4 @@
-"""What the seed benchmarks (``python -m utils.benchmark_brain``, ``utils.benchmark_segmentation``
+"""What the benchmarks (``python -m utils.benchmark_brain``, ``utils.benchmark_segmentation``
 and ``utils.benchmark_covid``) share: their start (TensorFlow configured, its meaningless
 per-predict log line filtered, the environment and the training seeds, one banner line) and
 the lines they print (figures, the spread over training seeds, a difference seed by seed).
@@ -14,18 +14,19 @@ def fmt(x, digits: int = 3) -> str:
     return "  nan" if x != x else f"{x:.{digits}f}"
 
 
-def start(title: str, seed: int, n_seeds: int | None = None, **parts) -> tuple[dict, list]:
+def start(title: str, book_seed: int, n_seeds: int | None = None, **parts) -> tuple[dict, list]:
     """Configure TensorFlow (its deterministic ops and thread counts too, before the environment
-    is read, so that a record's label describes how its models were trained), print the banner ``title | mode ... | parts ... | machine | TF``
-    and return ``(environment, training seeds)`` (:func:`utils.experiments.training_seeds`
-    of ``n_seeds`` starting at ``seed``; an empty list without ``n_seeds``)."""
+    is read, so that a record's label describes how its models were trained), print the banner
+    ``title | mode ... | parts ... | machine | TF`` and return ``(environment, training
+    seeds)`` (:func:`utils.experiments.training_seeds` of ``n_seeds`` starting at
+    ``book_seed``; an empty list without ``n_seeds``)."""
     config.configure_tensorflow()
     config.filter_native_stderr(force=True)
     config.configure_determinism()    # as training will (seed_everything): the record says so
     from . import experiments as xp
 
-    env = config.environment(seed)
-    seeds = xp.training_seeds(n_seeds, seed) if n_seeds else []
+    env = config.environment(book_seed)
+    seeds = xp.training_seeds(n_seeds, book_seed) if n_seeds else []
     middle = "".join(f" | {k.replace('_', ' ')} {v}" for k, v in parts.items())
     print(f"{title} | mode {env['mode']}{middle} | {env['cpu_cores']} CPU cores, "
           f"{env['accelerator']} | TF {env['tensorflow']}")
